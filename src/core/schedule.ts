@@ -1,0 +1,179 @@
+/**
+ * Scheduled permissions: a permission may carry `SchedAction` with either a recurring cron
+ * (`SchedCron`) or a `[start, end]` pair of crons (`SchedRange`). While the schedule is active the
+ * scheduled action **replaces** the plain action (it is not OR-ed).
+ *
+ * "Active" follows the Go reference SDK (gorhill/cronexpr), evaluated in UTC:
+ * - recurring: active when the cron cannot be parsed, or when its next occurrence after `now` is at
+ *   most one second away;
+ * - range: active when either cron cannot be parsed; inactive when the next start is more than one
+ *   second away or the end never occurs again; active otherwise.
+ *
+ * @packageDocumentation
+ */
+import { CronExpressionParser } from 'cron-parser'
+import type { CronExpression } from 'cron-parser'
+
+import type { ClaimPermission, PermissionLike, WirePermission } from './types.js'
+
+/** A next occurrence at most this far after `now` makes a schedule active (Go SDK: one second). */
+const ACTIVE_WINDOW_MS = 1000
+/** Parsed crons kept; SchedCron strings repeat on every request, so a small cache suffices. */
+const MAX_CACHED_CRONS = 256
+
+/** `nextOccurrence` result: the cron does not parse (Go: scheduled). */
+const UNPARSEABLE = Number.NaN
+/** `nextOccurrence` result: the cron never matches again (Go: zero time). */
+const NEVER = Number.POSITIVE_INFINITY
+
+/** Macros of gorhill/cronexpr; cron-parser knows more (@weekdays, …) that Go would reject. */
+const MACROS: Readonly<Record<string, string>> = Object.freeze({
+  '@yearly': '0 0 1 1 *',
+  '@annually': '0 0 1 1 *',
+  '@monthly': '0 0 1 * *',
+  '@weekly': '0 0 * * 0',
+  '@daily': '0 0 * * *',
+  '@hourly': '0 * * * *',
+  '@minutely': '* * * * *',
+})
+
+interface CronEntry {
+  /** `null` when the cron does not parse or can never match. */
+  readonly expr: CronExpression | null
+  readonly parsed: boolean
+  /** `nextMs` is the next occurrence for every `now` in `[fromMs, nextMs)`. */
+  fromMs: number
+  nextMs: number
+}
+
+const crons = new Map<string, CronEntry>()
+
+function compile(source: string): CronEntry {
+  let text = source.trim()
+  if (text.startsWith('@')) {
+    const expanded = Object.hasOwn(MACROS, text) ? MACROS[text] : undefined
+    if (expanded === undefined) return { expr: null, parsed: false, fromMs: 0, nextMs: 0 }
+    text = expanded
+  } else {
+    // cron-parser fills in missing fields; cronexpr rejects fewer than five.
+    const fields = text === '' ? 0 : text.split(/\s+/).length
+    if (fields !== 5 && fields !== 6) return { expr: null, parsed: false, fromMs: 0, nextMs: 0 }
+  }
+  try {
+    const expr = CronExpressionParser.parse(text, { tz: 'UTC', currentDate: 0 })
+    return { expr, parsed: true, fromMs: 0, nextMs: 0 }
+  } catch (err) {
+    // cron-parser refuses a day of month no month has (`0 0 30 2 *`); cronexpr parses it and
+    // never matches it.
+    const never = err instanceof Error && err.message === 'Invalid explicit day of month definition'
+    return { expr: null, parsed: never, fromMs: 0, nextMs: 0 }
+  }
+}
+
+/**
+ * Next occurrence of `source` strictly after `nowMs` (whole seconds, UTC), `NEVER` when none, or
+ * `UNPARSEABLE`.
+ */
+function nextOccurrence(source: string, nowMs: number): number {
+  let entry = crons.get(source)
+  if (entry === undefined) {
+    entry = compile(source)
+    if (crons.size >= MAX_CACHED_CRONS) {
+      // Oldest first: Map iterates in insertion order.
+      const oldest = crons.keys().next()
+      if (oldest.done !== true) crons.delete(oldest.value)
+    }
+    crons.set(source, entry)
+  }
+  const expr = entry.expr
+  if (expr === null) return entry.parsed ? NEVER : UNPARSEABLE
+  // No occurrence lies in (fromMs, nextMs), so nextMs stays the answer for now in that window.
+  if (nowMs >= entry.fromMs && nowMs < entry.nextMs) return entry.nextMs
+  let next: number
+  try {
+    expr.reset(new Date(nowMs))
+    next = expr.next().getTime()
+  } catch {
+    // Loop limit of cron-parser: no occurrence it can find.
+    next = NEVER
+  }
+  entry.fromMs = nowMs
+  entry.nextMs = next
+  return next
+}
+
+function schedCron(p: PermissionLike): string | undefined {
+  return (p as ClaimPermission).SchedCron ?? (p as WirePermission).schedCron
+}
+
+function schedRange(p: PermissionLike): readonly string[] | undefined {
+  return (p as ClaimPermission).SchedRange ?? (p as WirePermission).schedRange
+}
+
+/**
+ * Whether `p` has schedule fields at all (a non-empty `SchedCron` or a `SchedRange` of two or more
+ * entries). Cheap: no cron is parsed. A permission without them is never scheduled.
+ */
+export function hasSchedule(p: PermissionLike): boolean {
+  const cron = schedCron(p)
+  if (typeof cron === 'string' && cron.length > 0) return true
+  const range = schedRange(p)
+  return Array.isArray(range) && range.length >= 2
+}
+
+/**
+ * Whether the schedule of `p` is active at `nowMs` (epoch milliseconds), with the Go SDK's rules
+ * (module documentation). Cron strings have 5 fields (minute first) or 6 (second first), or are one
+ * of `@yearly @annually @monthly @weekly @daily @hourly @minutely`; anything else counts as
+ * unparseable, hence active.
+ *
+ * Divergences from Go, on purpose: a `SchedRange` with fewer than two entries is not scheduled (Go
+ * panics on one entry); a non-string entry counts as unparseable.
+ *
+ * @example
+ * ```ts
+ * // Active during the last second before each full minute.
+ * isScheduled({ Resource: 'R', Action: 2, SchedAction: 0, SchedCron: '* * * * *' },
+ *   Date.parse('2024-01-01T00:00:59.500Z')) // true
+ * ```
+ */
+export function isScheduled(p: PermissionLike, nowMs: number): boolean {
+  const cron = schedCron(p)
+  if (typeof cron === 'string' && cron.length > 0) {
+    const next = nextOccurrence(cron, nowMs)
+    if (Number.isNaN(next)) return true
+    if (next !== NEVER && next - nowMs <= ACTIVE_WINDOW_MS) return true
+    // Go falls through to the range check when the recurring check says no.
+  }
+  const range = schedRange(p)
+  if (!Array.isArray(range) || range.length < 2) return false
+  const startCron: unknown = range[0]
+  const endCron: unknown = range[1]
+  if (typeof startCron !== 'string' || typeof endCron !== 'string') return true
+  const nextStart = nextOccurrence(startCron, nowMs)
+  const nextEnd = nextOccurrence(endCron, nowMs)
+  if (Number.isNaN(nextStart) || Number.isNaN(nextEnd)) return true
+  if (nextStart !== NEVER && nextStart - nowMs > ACTIVE_WINDOW_MS) return false
+  return nextEnd !== NEVER
+}
+
+/**
+ * The action a permission grants at `nowMs`: its `SchedAction` (0 when absent) while its schedule
+ * is active ({@link isScheduled}), otherwise its plain `Action` (0 when absent).
+ *
+ * @example
+ * ```ts
+ * effectiveAction({ Resource: 'NAMESPACE:ns:ITEM', Action: 7 }, Date.now()) // 7
+ * ```
+ */
+export function effectiveAction(p: PermissionLike, nowMs: number): number {
+  if (hasSchedule(p) && isScheduled(p, nowMs)) {
+    return (p as ClaimPermission).SchedAction ?? (p as WirePermission).schedAction ?? 0
+  }
+  return (p as ClaimPermission).Action ?? (p as WirePermission).action ?? 0
+}
+
+/** Empties the parsed-cron cache (tests). @internal */
+export function clearScheduleCache(): void {
+  crons.clear()
+}

@@ -1,0 +1,227 @@
+/**
+ * Local validation of access tokens: the hot path. A token is checked against the cached key set
+ * and revocation list with no I/O when its key is known; a token seen before is answered from a
+ * bounded cache that never outlives `exp`, a revocation or a key change.
+ */
+import { constants, verify, type KeyObject } from 'node:crypto'
+import { parseClaims } from './claims.js'
+import { IamError } from './errors.js'
+import type { RsaAlgorithm } from './options.js'
+import { isUserRevoked, type RevocationList } from './revocation-list.js'
+import type { KeySet } from './jwks.js'
+import type { JwtClaims } from './types.js'
+
+interface AlgorithmSpec {
+  hash: string
+  padding: number
+  saltLength?: number
+}
+
+const ALGORITHMS: Record<RsaAlgorithm, AlgorithmSpec> = {
+  RS256: { hash: 'sha256', padding: constants.RSA_PKCS1_PADDING },
+  RS384: { hash: 'sha384', padding: constants.RSA_PKCS1_PADDING },
+  RS512: { hash: 'sha512', padding: constants.RSA_PKCS1_PADDING },
+  PS256: { hash: 'sha256', padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 },
+  PS384: { hash: 'sha384', padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 48 },
+  PS512: { hash: 'sha512', padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 64 },
+}
+
+/** Longest token accepted; real IAM tokens are a few kilobytes. */
+const MAX_TOKEN_LENGTH = 64 * 1024
+const BASE64URL_SEGMENT = /^[A-Za-z0-9_-]+$/
+
+interface VerifiedEntry {
+  readonly claims: JwtClaims
+  readonly expMs: number
+  readonly keysFingerprint: string
+  revocationVersion: number
+}
+
+/** What the verifier reads on each call; owned by the client. */
+export interface VerifierState {
+  keySet(): KeySet | undefined
+  revocationList(): RevocationList | undefined
+  revocationVersion(): number
+  /** Refetches the key set when the cooldown allows; resolves when done or skipped. */
+  refetchKeysForUnknownKid(): Promise<void>
+}
+
+/** Options of {@link TokenVerifier}. */
+export interface TokenVerifierOptions {
+  algorithms: readonly RsaAlgorithm[]
+  clockToleranceMs: number
+  cacheSize: number
+  now: () => number
+}
+
+function malformed(message: string, cause?: unknown): IamError {
+  return new IamError('ERR_IAM_TOKEN_MALFORMED', message, { cause })
+}
+
+function decodeJson(segment: string, what: string): unknown {
+  try {
+    return JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'))
+  } catch (error) {
+    throw malformed(`token ${what} is not base64url-encoded JSON`, error)
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value)
+    for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key])
+  }
+  return value
+}
+
+/** Verifies access tokens against the client's key set and revocation list. */
+export class TokenVerifier {
+  readonly #options: TokenVerifierOptions
+  readonly #state: VerifierState
+  readonly #allowed: ReadonlySet<string>
+  readonly #cache = new Map<string, VerifiedEntry>()
+
+  constructor(options: TokenVerifierOptions, state: VerifierState) {
+    this.#options = options
+    this.#state = state
+    this.#allowed = new Set(options.algorithms)
+  }
+
+  /** Forgets every verified token. */
+  clear(): void {
+    this.#cache.clear()
+  }
+
+  /**
+   * Validates a token and returns its claims (deep-frozen, shared between calls).
+   * Throws an `IamError` with a token code when the token must be refused.
+   */
+  async verify(token: string): Promise<JwtClaims> {
+    const keySet = this.#state.keySet()
+    const revocation = this.#state.revocationList()
+    if (keySet === undefined || revocation === undefined) {
+      throw new IamError(
+        'ERR_IAM_NOT_READY',
+        'the JWKS and revocation list are not loaded yet (the IAM could not be reached)',
+      )
+    }
+    const now = this.#options.now()
+    const cached = this.#cache.get(token)
+    if (cached !== undefined && cached.keysFingerprint === keySet.fingerprint) {
+      if (now > cached.expMs + this.#options.clockToleranceMs) {
+        this.#cache.delete(token)
+        throw new IamError('ERR_IAM_TOKEN_EXPIRED', 'token is expired')
+      }
+      const version = this.#state.revocationVersion()
+      if (cached.revocationVersion !== version) {
+        this.#checkRevocation(token, cached.claims, revocation)
+        cached.revocationVersion = version
+      }
+      return cached.claims
+    }
+    return this.#verifyFully(token, keySet, revocation, now)
+  }
+
+  async #verifyFully(
+    token: string,
+    keySet: KeySet,
+    revocation: RevocationList,
+    now: number,
+  ): Promise<JwtClaims> {
+    if (typeof token !== 'string' || token.length === 0) throw malformed('token is empty')
+    if (token.length > MAX_TOKEN_LENGTH) throw malformed('token is too long')
+    const firstDot = token.indexOf('.')
+    const secondDot = firstDot < 0 ? -1 : token.indexOf('.', firstDot + 1)
+    if (secondDot < 0 || token.indexOf('.', secondDot + 1) >= 0) {
+      throw malformed('token is not a JWS in compact form (three dot-separated parts)')
+    }
+    const headerPart = token.slice(0, firstDot)
+    const payloadPart = token.slice(firstDot + 1, secondDot)
+    const signaturePart = token.slice(secondDot + 1)
+    if (
+      !BASE64URL_SEGMENT.test(headerPart) ||
+      !BASE64URL_SEGMENT.test(payloadPart) ||
+      !BASE64URL_SEGMENT.test(signaturePart)
+    ) {
+      throw malformed('token parts must be non-empty base64url')
+    }
+    const header = decodeJson(headerPart, 'header')
+    if (header === null || typeof header !== 'object' || Array.isArray(header)) {
+      throw malformed('token header is not a JSON object')
+    }
+    const { alg, kid, crit } = header as Record<string, unknown>
+    if (typeof alg !== 'string') throw malformed('token header has no "alg"')
+    if (!this.#allowed.has(alg)) {
+      throw new IamError('ERR_IAM_TOKEN_ALGORITHM', `token algorithm "${alg.slice(0, 20)}" is not accepted`)
+    }
+    if (crit !== undefined) throw malformed('token header has "crit" extensions, which are not supported')
+    if (typeof kid !== 'string' || kid === '') throw malformed('token header has no "kid"')
+
+    let key: KeyObject | undefined = keySet.keys.get(kid)
+    let keys = keySet
+    if (key === undefined) {
+      // Key rotation: refetch once per cooldown, then look again.
+      await this.#state.refetchKeysForUnknownKid()
+      keys = this.#state.keySet() ?? keySet
+      key = keys.keys.get(kid)
+      if (key === undefined) {
+        throw new IamError('ERR_IAM_TOKEN_KEY_UNKNOWN', `token key "${kid.slice(0, 64)}" is not in the IAM's JWKS`)
+      }
+    }
+
+    const spec = ALGORITHMS[alg as RsaAlgorithm]
+    let valid = false
+    try {
+      valid = verify(
+        spec.hash,
+        Buffer.from(token.slice(0, secondDot), 'ascii'),
+        spec.saltLength === undefined
+          ? { key, padding: spec.padding }
+          : { key, padding: spec.padding, saltLength: spec.saltLength },
+        Buffer.from(signaturePart, 'base64url'),
+      )
+    } catch {
+      valid = false
+    }
+    if (!valid) throw new IamError('ERR_IAM_TOKEN_SIGNATURE', 'token signature is invalid')
+
+    const claims = parseClaims(decodeJson(payloadPart, 'payload'))
+    const tolerance = this.#options.clockToleranceMs
+    const expMs = claims.exp * 1000
+    if (now > expMs + tolerance) throw new IamError('ERR_IAM_TOKEN_EXPIRED', 'token is expired')
+    if (claims.nbf !== undefined && now + tolerance < claims.nbf * 1000) {
+      throw new IamError('ERR_IAM_TOKEN_NOT_YET_VALID', 'token is not valid yet (nbf)')
+    }
+    this.#checkRevocation(token, claims, revocation)
+    deepFreeze(claims)
+    this.#remember(token, {
+      claims,
+      expMs,
+      keysFingerprint: keys.fingerprint,
+      revocationVersion: this.#state.revocationVersion(),
+    })
+    return claims
+  }
+
+  #checkRevocation(token: string, claims: JwtClaims, revocation: RevocationList): void {
+    if (isUserRevoked(revocation, claims.sub, claims.iat)) {
+      this.#cache.delete(token)
+      throw new IamError('ERR_IAM_USER_REVOKED', 'user (owner) of the token is revoked')
+    }
+    if (revocation.revokedTokens.mightContain(token)) {
+      this.#cache.delete(token)
+      throw new IamError('ERR_IAM_TOKEN_REVOKED', 'token is revoked')
+    }
+  }
+
+  #remember(token: string, entry: VerifiedEntry): void {
+    const size = this.#options.cacheSize
+    if (size === 0) return
+    if (this.#cache.size >= size) {
+      // Oldest first: Map keeps insertion order.
+      const oldest = this.#cache.keys().next().value as string
+      this.#cache.delete(oldest)
+    }
+    this.#cache.set(token, entry)
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * iam-node-sdk core: the framework-free IAM client.
+ *
+ * @example
+ * ```ts
+ * import { IamClient } from 'iam-node-sdk'
+ * const iam = new IamClient({ baseUrl, clientId, clientSecret })
+ * await iam.clientTokenGrant()
+ * await iam.startLocalValidation()
+ * const claims = await iam.validateAndParseClaims(token)
+ * ```
+ * @packageDocumentation
+ */
+export { IamClient } from './core/client.js'
+export type { IamHealthReport } from './core/client.js'
+export {
+  optionsFromEnv,
+  resolveClientOptions,
+  defaultBasicBaseUrl,
+  DEFAULT_CLIENT_OPTIONS,
+  CLIENT_OPTION_ENV,
+} from './core/options.js'
+export type {
+  IamClientOptions,
+  ResolvedIamClientOptions,
+  IamLogger,
+  RsaAlgorithm,
+} from './core/options.js'
+export type { ResourceHealth } from './core/remote-resource.js'
+export { IamError, isIamError, IAM_ERROR_HTTP } from './core/errors.js'
+export type { IamErrorCode, IamErrorHttpMapping, IamErrorOptions } from './core/errors.js'
+export { Action } from './core/types.js'
+export type * from './core/types.js'
+export { BloomFilter } from './core/bloom.js'
+export {
+  parseRevocationList,
+  serializeRevocationList,
+  isUserRevoked,
+} from './core/revocation-list.js'
+export type * from './core/revocation-list.js'
+export { parseClaims } from './core/claims.js'
+export {
+  actionAllowed,
+  resourceAllowed,
+  evaluatePermission,
+  substitutePlaceholders,
+  normalizeRequiredPermission,
+  DEFAULT_USER_ROLE_ID,
+} from './core/permission.js'
+export type * from './core/permission.js'
+export { effectiveAction } from './core/schedule.js'
+export { TtlCache } from './core/cache.js'
+export type { TtlCacheOptions } from './core/cache.js'
