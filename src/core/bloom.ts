@@ -17,6 +17,7 @@ const MAX_RETAINED_BUFFER = 64 * 1024
 
 const encoder = new TextEncoder()
 let buffer = new Uint8Array(4096)
+let view = new DataView(buffer.buffer)
 // Digest halves of the last hashed item: [h1 high, h1 low, h2 high, h2 low].
 const digest = new Uint32Array(4)
 
@@ -27,13 +28,15 @@ function hashItem(item: string): void {
   if (need > buffer.length) {
     if (need > MAX_RETAINED_BUFFER) {
       const bytes = encoder.encode(item)
-      murmur3x64_128Into(bytes, bytes.length, digest)
+      murmur3x64_128Into(new DataView(bytes.buffer, bytes.byteOffset), bytes.length, digest)
       return
     }
     buffer = new Uint8Array(Math.max(need, buffer.length * 2))
+    view = new DataView(buffer.buffer)
   }
+  // Lone surrogates become U+FFFD (EF BF BD), as with Buffer.from: never throws.
   const { written } = encoder.encodeInto(item, buffer)
-  murmur3x64_128Into(buffer, written, digest)
+  murmur3x64_128Into(view, written, digest)
 }
 
 /**

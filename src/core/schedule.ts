@@ -6,8 +6,9 @@
  * "Active" follows the Go reference SDK (gorhill/cronexpr), evaluated in UTC:
  * - recurring: active when the cron cannot be parsed, or when its next occurrence after `now` is at
  *   most one second away;
- * - range: active when either cron cannot be parsed; inactive when the next start is more than one
- *   second away or the end never occurs again; active otherwise.
+ * - range (also checked when the recurring schedule is inactive, as in Go): active when either
+ *   cron cannot be parsed; inactive when the next start is more than one second away or the end
+ *   never occurs again; active otherwise.
  *
  * @packageDocumentation
  */
@@ -127,8 +128,10 @@ export function hasSchedule(p: PermissionLike): boolean {
  * of `@yearly @annually @monthly @weekly @daily @hourly @minutely`; anything else counts as
  * unparseable, hence active.
  *
- * Divergences from Go, on purpose: a `SchedRange` with fewer than two entries is not scheduled (Go
- * panics on one entry); a non-string entry counts as unparseable.
+ * Divergences from Go: a `SchedRange` with fewer than two entries is not scheduled (Go panics on
+ * one entry); a non-string entry counts as unparseable; six fields mean seconds first (Quartz, as
+ * the Go SDK documents), where cronexpr reads the sixth as a year; seven fields (with a year) are
+ * unparseable.
  *
  * @example
  * ```ts

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { randomBytes } from 'node:crypto'
 import type { ClaimPermission, JwtBan, NamespaceRole, WirePermission } from '../index.js'
 
 /** Type of a namespace, as the basic service reports it. */
@@ -314,7 +315,12 @@ function checkKeys(p: Problems, path: string, value: Obj, allowed: readonly stri
   }
 }
 
-function str(p: Problems, path: string, v: unknown, opts: { optional?: boolean; nonEmpty?: boolean } = {}): string | undefined {
+function str(
+  p: Problems,
+  path: string,
+  v: unknown,
+  opts: { optional?: boolean; nonEmpty?: boolean } = {},
+): string | undefined {
   if (v === undefined && opts.optional) return undefined
   if (typeof v !== 'string') {
     p.add(path, `must be a string, got ${describe(v)}`)
@@ -390,14 +396,12 @@ function permission(p: Problems, path: string, v: unknown): WirePermission | und
   }
   const pascal = 'Resource' in v || 'Action' in v
   const key = (k: string): string => (pascal ? k[0]!.toUpperCase() + k.slice(1) : k)
-  checkKeys(
-    p,
-    path,
-    v,
-    ['resource', 'action', 'schedAction', 'schedCron', 'schedRange'].map(key),
-  )
+  checkKeys(p, path, v, ['resource', 'action', 'schedAction', 'schedCron', 'schedRange'].map(key))
   const resource = str(p, `${path}.${key('resource')}`, v[key('resource')], { nonEmpty: true })
-  const action = v[key('action')] === undefined ? undefined : int(p, `${path}.${key('action')}`, v[key('action')], 0)
+  const action =
+    v[key('action')] === undefined
+      ? undefined
+      : int(p, `${path}.${key('action')}`, v[key('action')], 0)
   if (v[key('action')] === undefined) p.add(`${path}.${key('action')}`, 'is required')
   const schedAction = int(p, `${path}.${key('schedAction')}`, v[key('schedAction')], 0)
   const schedCron = str(p, `${path}.${key('schedCron')}`, v[key('schedCron')], { optional: true })
@@ -423,7 +427,8 @@ function namespaceRoles(p: Problems, path: string, v: unknown): NamespaceRole[] 
   const out: NamespaceRole[] = []
   array(p, path, v).forEach((item, i) => {
     const at = `${path}[${i}]`
-    if (!isObject(item)) return p.add(at, `must be an object { roleId, namespace }, got ${describe(item)}`)
+    if (!isObject(item))
+      return p.add(at, `must be an object { roleId, namespace }, got ${describe(item)}`)
     checkKeys(p, at, item, ['roleId', 'namespace'])
     const roleId = str(p, `${at}.roleId`, item.roleId, { nonEmpty: true })
     const namespace = str(p, `${at}.namespace`, item.namespace, { nonEmpty: true })
@@ -635,7 +640,10 @@ export function resolveHierarchy(
   if (studio !== '') {
     const s = lookup(studio)
     if (!s || s.type !== 'Studio') {
-      p.add(`${path}.studioNamespace`, `${JSON.stringify(studio)} is not a declared Studio namespace`)
+      p.add(
+        `${path}.studioNamespace`,
+        `${JSON.stringify(studio)} is not a declared Studio namespace`,
+      )
     } else if (publisher === '') {
       publisher = s.publisherNamespace
     } else if (s.publisherNamespace !== '' && s.publisherNamespace !== publisher) {
@@ -656,7 +664,12 @@ export function resolveHierarchy(
   }
   // A publisher is its own publisher in the basic service's namespace context.
   if (ns.type === 'Publisher') publisher = ns.namespace
-  return { namespace: ns.namespace, type: ns.type, studioNamespace: studio, publisherNamespace: publisher }
+  return {
+    namespace: ns.namespace,
+    type: ns.type,
+    studioNamespace: studio,
+    publisherNamespace: publisher,
+  }
 }
 
 /** Throws the collected problems as one `TypeError` naming every bad field. */
@@ -675,6 +688,8 @@ export type { Problems }
 /**
  * Validates a config and applies the defaults (including the built-in default client).
  *
+ * @param input - the config, typically parsed from JSON
+ * @param newId - generator of IDs for users declared without `userId` (default 32 random hex)
  * @throws TypeError listing every problem as `config.<path>: <what is wrong>`.
  * @example
  * ```ts
@@ -683,7 +698,10 @@ export type { Problems }
  * //   - config.clients[0].namespace: "nope" is not declared in config.namespaces
  * ```
  */
-export function validateConfig(input: unknown, newId: () => string): ResolvedConfig {
+export function validateConfig(
+  input: unknown,
+  newId: () => string = () => randomBytes(16).toString('hex'),
+): ResolvedConfig {
   const p = new Problems()
   if (!isObject(input)) {
     p.add('config', `must be an object, got ${describe(input)}`)
@@ -732,7 +750,10 @@ export function validateConfig(input: unknown, newId: () => string): ResolvedCon
       return p.add(`${path}.clientId`, `duplicate client ${JSON.stringify(client.clientId)}`)
     }
     if (!declared.has(client.namespace)) {
-      p.add(`${path}.namespace`, `${JSON.stringify(client.namespace)} is not declared in config.namespaces`)
+      p.add(
+        `${path}.namespace`,
+        `${JSON.stringify(client.namespace)} is not declared in config.namespaces`,
+      )
     }
     clients.set(client.clientId, client)
   })
@@ -765,9 +786,13 @@ export function validateConfig(input: unknown, newId: () => string): ResolvedCon
   // Default game namespace.
   let defaultNamespace: string
   if (c.defaultNamespace !== undefined) {
-    defaultNamespace = name(p, 'config.defaultNamespace', c.defaultNamespace) ?? DEFAULT_GAME_NAMESPACE
+    defaultNamespace =
+      name(p, 'config.defaultNamespace', c.defaultNamespace) ?? DEFAULT_GAME_NAMESPACE
     if (!declared.has(defaultNamespace)) {
-      p.add('config.defaultNamespace', `${JSON.stringify(defaultNamespace)} is not declared in config.namespaces`)
+      p.add(
+        'config.defaultNamespace',
+        `${JSON.stringify(defaultNamespace)} is not declared in config.namespaces`,
+      )
     }
   } else {
     const game = [...declared.values()].find((ns) => ns.type === 'Game')
@@ -777,7 +802,9 @@ export function validateConfig(input: unknown, newId: () => string): ResolvedCon
       declared.set(DEFAULT_GAME_NAMESPACE, {
         namespace: DEFAULT_GAME_NAMESPACE,
         type: 'Game',
-        ...(publisher?.type === 'Publisher' ? { publisherNamespace: DEFAULT_PUBLISHER_NAMESPACE } : {}),
+        ...(publisher?.type === 'Publisher'
+          ? { publisherNamespace: DEFAULT_PUBLISHER_NAMESPACE }
+          : {}),
       })
     }
   }
@@ -835,7 +862,10 @@ export function validateConfig(input: unknown, newId: () => string): ResolvedCon
       return p.add(`${path}.username`, `duplicate username ${JSON.stringify(user.username)}`)
     }
     if (!declared.has(user.namespace)) {
-      p.add(`${path}.namespace`, `${JSON.stringify(user.namespace)} is not declared in config.namespaces`)
+      p.add(
+        `${path}.namespace`,
+        `${JSON.stringify(user.namespace)} is not declared in config.namespaces`,
+      )
     }
     userIds.add(user.userId)
     usernames.add(user.username)

@@ -47,8 +47,11 @@ export interface HttpRequestInit {
   headers:
     | ((name: string) => string | string[] | undefined | null)
     | Readonly<Record<string, string | string[] | undefined>>
-  /** Host override (e.g. the framework's proxy-aware host); defaults to the `Host` header. */
-  host?: string | undefined
+  /**
+   * Host override (e.g. the framework's proxy-aware host), or a function read on first use;
+   * defaults to the `Host` header.
+   */
+  host?: string | (() => string | undefined) | undefined
   /** Route parameters. */
   params?: Readonly<Record<string, unknown>> | undefined
   /** Already-parsed cookies (e.g. from a cookie middleware); otherwise the header is parsed. */
@@ -60,7 +63,9 @@ function flatten(value: string | string[] | undefined | null): string | undefine
   return Array.isArray(value) ? value.join(', ') : String(value)
 }
 
-function stringRecord(input: Readonly<Record<string, unknown>> | undefined): Record<string, string> {
+function stringRecord(
+  input: Readonly<Record<string, unknown>> | undefined,
+): Record<string, string> {
   const out: Record<string, string> = Object.create(null)
   if (input === undefined || input === null || typeof input !== 'object') return out
   for (const [key, value] of Object.entries(input)) {
@@ -101,7 +106,8 @@ export function createHttpRequest(init: HttpRequestInit): HttpRequest {
       return cookies
     },
     get host() {
-      return init.host ?? header('host')
+      const host = typeof init.host === 'function' ? init.host() : init.host
+      return host ?? header('host')
     },
     get origin() {
       return header('origin')

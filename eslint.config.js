@@ -1,0 +1,40 @@
+// Lint rules. The layering rule keeps src/core free of any framework and of the layers above it.
+import js from '@eslint/js'
+import tseslint from 'typescript-eslint'
+
+const frameworks = ['express', 'express4', 'fastify', 'fastify-plugin', '@fastify/*', 'hono', 'hono/*', 'next', 'next/*']
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'examples/**/public/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', fetch: 'readonly' } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+    },
+  },
+  {
+    files: ['src/core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            { group: frameworks, message: 'src/core knows no framework: adapters import core, never the reverse.' },
+            { group: ['../express/*', '../fastify/*', '../fetch/*', '../emulator/*', '../testing/*', '../../*'], message: 'src/core depends on nothing above it.' },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['src/emulator/**/*.ts', 'src/testing/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['../core/*'], message: 'the emulator uses the public API only: import from ../index.js' }] },
+      ],
+    },
+  },
+)

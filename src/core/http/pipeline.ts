@@ -1,0 +1,234 @@
+/**
+ * The request pipeline of a protected route (reference 6.4, corrected): extract the token,
+ * validate it, check CSRF for cookie tokens, check the subdomain namespace, check the permission.
+ */
+import { IamError, isIamError } from '../errors.js'
+import { normalizeRequiredPermission } from '../permission.js'
+import type { ClientInformation, JwtClaims, RequiredPermission } from '../types.js'
+import { checkCsrf, subdomainMatchesNamespace } from './csrf.js'
+import type { ResolvedHttpProtectionOptions } from './options.js'
+import type { HttpRequest, IamRequestContext } from './request.js'
+import { extractToken } from './token.js'
+
+/** What the pipeline needs from the core client (so tests can pass a small fake). */
+export interface ProtectionClient {
+  validateAndParseClaims(token: string): Promise<JwtClaims>
+  validatePermission(
+    claims: JwtClaims,
+    required: RequiredPermission,
+    resources?: Readonly<Record<string, string>>,
+  ): Promise<boolean>
+  getClientInformation(namespace: string, clientId: string): Promise<ClientInformation>
+}
+
+/** Placeholder values: a fixed map, or a function of the framework's request. */
+export type PermissionResources<Req> =
+  | Readonly<Record<string, string>>
+  | ((req: Req) => Readonly<Record<string, unknown>> | Promise<Readonly<Record<string, unknown>>>)
+
+/** Per-route options of `permissionRequired`. */
+export interface RouteProtectionOptions {
+  /** Overrides `csrfProtection` for this route. */
+  csrfProtect?: boolean
+}
+
+/** A validated route protection, built once per route by {@link createRouteGuard}. */
+export interface RouteGuard<Req> {
+  /** The required permission, `undefined` when only a valid token is required. */
+  readonly permission: { readonly resource: string; readonly action: number } | undefined
+  readonly resources: PermissionResources<Req> | undefined
+  readonly csrfProtect: boolean | undefined
+}
+
+const PLACEHOLDER_RE = /\{[^{}]*\}/g
+
+/**
+ * Validates the arguments of `permissionRequired(permission, resources, options)` once, at
+ * route definition: a `TypeError` names the bad argument.
+ *
+ * @example
+ * ```ts
+ * const guard = createRouteGuard(
+ *   { Action: 4, Resource: 'NAMESPACE:{namespace}:USER:{userId}' },
+ *   { '{namespace}': 'sample-namespace' },
+ *   { csrfProtect: true },
+ * )
+ * ```
+ */
+export function createRouteGuard<Req>(
+  permission?: RequiredPermission | null,
+  resources?: PermissionResources<Req> | null,
+  options?: RouteProtectionOptions | null,
+): RouteGuard<Req> {
+  let normalized: { resource: string; action: number } | undefined
+  if (permission !== undefined && permission !== null) {
+    try {
+      normalized = normalizeRequiredPermission(permission)
+    } catch (error) {
+      throw new TypeError(
+        `permissionRequired(permission): ${(error as Error).message}; expected { Resource, Action } or { resource, action }`,
+      )
+    }
+    if (normalized.resource === '') {
+      throw new TypeError('permissionRequired(permission): resource must not be empty')
+    }
+  }
+  if (resources !== undefined && resources !== null && typeof resources !== 'function') {
+    if (typeof resources !== 'object' || Array.isArray(resources)) {
+      throw new TypeError('permissionRequired(resources) must be an object or a function')
+    }
+    for (const [key, value] of Object.entries(resources)) {
+      if (typeof value !== 'string') {
+        throw new TypeError(
+          `permissionRequired(resources): value of ${JSON.stringify(key)} must be a string`,
+        )
+      }
+    }
+    resources = Object.freeze({ ...resources })
+  }
+  if (options !== undefined && options !== null) {
+    if (typeof options !== 'object')
+      throw new TypeError('permissionRequired(options) must be an object')
+    if (options.csrfProtect !== undefined && typeof options.csrfProtect !== 'boolean') {
+      throw new TypeError('permissionRequired option csrfProtect must be a boolean')
+    }
+  }
+  return Object.freeze({
+    permission: normalized === undefined ? undefined : Object.freeze(normalized),
+    resources: resources ?? undefined,
+    csrfProtect: options?.csrfProtect,
+  })
+}
+
+function forbidden(): IamError {
+  return new IamError(
+    'ERR_IAM_INSUFFICIENT_PERMISSIONS',
+    "Access doesn't have required role permission(s).",
+  )
+}
+
+/**
+ * Values that come from the request (route parameters, a resources function) must not change
+ * the shape of the resource: no section separator and no placeholder syntax.
+ */
+function requestValue(value: unknown): string {
+  if (typeof value !== 'string' || value === '' || /[:{}]/.test(value)) throw forbidden()
+  return value
+}
+
+/**
+ * Builds the required resource and the placeholder map: static values first, then a resources
+ * function's values, then route parameters for placeholders still without a value. Substitution
+ * is one pass, so a value is never scanned for placeholders again.
+ */
+async function resolvePermission<Req>(
+  guard: RouteGuard<Req>,
+  request: HttpRequest,
+  frameworkRequest: Req,
+): Promise<{ resource: string; action: number; values: Record<string, string> }> {
+  const permission = guard.permission as { resource: string; action: number }
+  const values: Record<string, string> = Object.create(null)
+  if (typeof guard.resources === 'function') {
+    const dynamic = await guard.resources(frameworkRequest)
+    if (dynamic !== null && typeof dynamic === 'object') {
+      for (const [key, value] of Object.entries(dynamic)) {
+        if (value !== undefined) values[key] = requestValue(value)
+      }
+    }
+  } else if (guard.resources !== undefined) {
+    Object.assign(values, guard.resources)
+  }
+  const resource = permission.resource.replace(PLACEHOLDER_RE, (placeholder) => {
+    const known = values[placeholder]
+    if (known !== undefined) return known
+    const param = request.params[placeholder.slice(1, -1)]
+    if (param === undefined) return placeholder
+    values[placeholder] = requestValue(param)
+    return values[placeholder]
+  })
+  return { resource, action: permission.action, values }
+}
+
+/** CSRF check of a cookie-token request; throws `ERR_IAM_INVALID_REFERER` (401 / 20023). */
+async function verifyCsrf(
+  client: ProtectionClient,
+  options: ResolvedHttpProtectionOptions,
+  request: HttpRequest,
+  claims: JwtClaims,
+): Promise<void> {
+  const invalid = (cause?: unknown) =>
+    new IamError('ERR_IAM_INVALID_REFERER', 'Invalid referrer header', { cause })
+  const clientId = claims.client_id
+  if (typeof clientId !== 'string' || clientId === '') throw invalid('token has no client_id')
+  let info: ClientInformation
+  try {
+    info = await client.getClientInformation(claims.namespace, clientId)
+  } catch (error) {
+    // The IAM being unreachable is not the browser's fault: answer 503, not "invalid referer".
+    if (isIamError(error) && error.status === 503) throw error
+    throw invalid(error)
+  }
+  const failure = checkCsrf(
+    {
+      referer: request.referer,
+      origin: request.origin,
+      redirectUri: typeof info.redirectUri === 'string' ? info.redirectUri : '',
+      namespace: claims.namespace,
+    },
+    options,
+  )
+  if (failure !== undefined) throw invalid(failure)
+}
+
+/**
+ * Runs the whole pipeline for one request and returns the validated context, or throws an
+ * {@link IamError} (token: 401 / 20001, CSRF: 401 / 20023, subdomain: 404 / 20030, permission:
+ * 403 / 20013, malformed permission: 500 / 20000, IAM unreachable: 503).
+ *
+ * @example
+ * ```ts
+ * const context = await authorizeRequest(client, options, guard, request, req)
+ * req.iam = context
+ * ```
+ */
+export async function authorizeRequest<Req>(
+  client: ProtectionClient,
+  options: ResolvedHttpProtectionOptions,
+  guard: RouteGuard<Req>,
+  request: HttpRequest,
+  frameworkRequest: Req,
+): Promise<IamRequestContext> {
+  const { token, location } = extractToken(request, options)
+  let claims: JwtClaims
+  try {
+    claims = await client.validateAndParseClaims(token)
+  } catch (error) {
+    if (isIamError(error)) throw error
+    // Whatever a token makes the validator throw, it is the token's fault: 401, never 500.
+    throw new IamError('ERR_IAM_TOKEN_MALFORMED', 'unable to validate access token', {
+      cause: error,
+    })
+  }
+  if (location === 'cookie' && (guard.csrfProtect ?? options.csrfProtection)) {
+    await verifyCsrf(client, options, request, claims)
+  }
+  if (options.subdomainValidationEnable) {
+    const host = request.host
+    if (
+      host !== undefined &&
+      !subdomainMatchesNamespace(
+        host,
+        claims.namespace,
+        options.subdomainValidationExcludedNamespaces,
+      )
+    ) {
+      throw new IamError('ERR_IAM_SUBDOMAIN_MISMATCH', 'Subdomain mismatch')
+    }
+  }
+  if (guard.permission !== undefined) {
+    const { resource, action, values } = await resolvePermission(guard, request, frameworkRequest)
+    const allowed = await client.validatePermission(claims, { resource, action }, values)
+    if (!allowed) throw forbidden()
+  }
+  return Object.freeze({ claims, token, tokenLocation: location })
+}

@@ -1,0 +1,137 @@
+/**
+ * Readiness of a protected service: requests that arrive while the client is still starting
+ * (token grant, JWKS, revocation list) wait for it, up to `readyTimeoutMs`, then get the normal
+ * answer or a 503. A failed start is retried by later requests (at most once per
+ * `retryIntervalMs`), so a service whose IAM was down at start recovers by itself.
+ */
+import { IamError } from '../errors.js'
+
+/** What starting needs from the core client. */
+export interface StartableClient {
+  clientTokenGrant(): Promise<void>
+  startLocalValidation(): Promise<void>
+}
+
+/** Options of {@link Readiness}. */
+export interface ReadinessOptions {
+  /** Longest wait of one request for the start, in ms. */
+  readonly timeoutMs: number
+  /** Least time between two start attempts after a failure, in ms. Default 5000. */
+  readonly retryIntervalMs?: number
+  /** Clock (epoch ms). Default `Date.now`. */
+  readonly now?: () => number
+}
+
+/**
+ * Tracks the start of a client. `ready` settles with the first attempt; {@link Readiness.wait}
+ * is what a request awaits.
+ *
+ * @example
+ * ```ts
+ * const readiness = new Readiness(() => start(client), { timeoutMs: 10_000 })
+ * await readiness.ready            // rejects when the first attempt fails
+ * if (!readiness.isReady) await readiness.wait() // in a request: throws ERR_IAM_NOT_READY
+ * ```
+ */
+export class Readiness {
+  /** Settles with the first start attempt. Never an unhandled rejection. */
+  readonly ready: Promise<void>
+  #isReady = false
+  #attempt: Promise<void> | undefined
+  #lastError: unknown
+  #lastAttemptAt = 0
+  #closed = false
+  readonly #start: () => Promise<void>
+  readonly #timeoutMs: number
+  readonly #retryIntervalMs: number
+  readonly #now: () => number
+
+  constructor(start: () => Promise<void>, options: ReadinessOptions) {
+    this.#start = start
+    this.#timeoutMs = options.timeoutMs
+    this.#retryIntervalMs = options.retryIntervalMs ?? 5_000
+    this.#now = options.now ?? Date.now
+    this.ready = this.#run()
+    // Whoever does not await `ready` must not crash the process on a failed start.
+    this.ready.catch(() => {})
+  }
+
+  /** True once a start attempt succeeded. */
+  get isReady(): boolean {
+    return this.#isReady
+  }
+
+  #run(): Promise<void> {
+    this.#lastAttemptAt = this.#now()
+    const attempt = Promise.resolve()
+      .then(() => this.#start())
+      .then(
+        () => {
+          this.#isReady = true
+          this.#lastError = undefined
+        },
+        (error: unknown) => {
+          this.#lastError = error
+          throw error
+        },
+      )
+      .finally(() => {
+        if (this.#attempt === attempt) this.#attempt = undefined
+      })
+    this.#attempt = attempt
+    attempt.catch(() => {})
+    return attempt
+  }
+
+  #notReady(cause: unknown): IamError {
+    return new IamError('ERR_IAM_NOT_READY', 'the IAM is not reachable yet', { cause })
+  }
+
+  /**
+   * Resolves when the client is ready; throws `ERR_IAM_NOT_READY` (503) when the start failed
+   * or did not finish within `timeoutMs`.
+   */
+  async wait(): Promise<void> {
+    if (this.#isReady) return
+    if (this.#closed) throw new IamError('ERR_IAM_CLOSED', 'the IAM integration was closed')
+    let attempt = this.#attempt
+    if (attempt === undefined) {
+      if (this.#now() - this.#lastAttemptAt < this.#retryIntervalMs)
+        throw this.#notReady(this.#lastError)
+      attempt = this.#run()
+    }
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(this.#notReady(this.#lastError)), this.#timeoutMs)
+    })
+    try {
+      await Promise.race([attempt, timeout])
+    } catch (error) {
+      throw error instanceof IamError && error.code === 'ERR_IAM_NOT_READY'
+        ? error
+        : this.#notReady(error)
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /** Stops retrying; later waits throw `ERR_IAM_CLOSED`. */
+  close(): void {
+    this.#closed = true
+  }
+}
+
+/**
+ * The start of a core client: the token grant, then local validation. A grant that already
+ * succeeded is not repeated by a retry.
+ */
+export function clientStarter(client: StartableClient): () => Promise<void> {
+  let granted = false
+  return async () => {
+    if (!granted) {
+      await client.clientTokenGrant()
+      granted = true
+    }
+    await client.startLocalValidation()
+  }
+}

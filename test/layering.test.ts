@@ -1,0 +1,54 @@
+/**
+ * Layers depend downward only: src/core imports no framework and nothing above it; the emulator
+ * and testing entries use the public core API only. Checked on the import statements themselves.
+ */
+import assert from 'node:assert/strict'
+import { readdirSync, readFileSync, statSync } from 'node:fs'
+import { join, relative } from 'node:path'
+import { describe, it } from 'node:test'
+
+const root = new URL('..', import.meta.url).pathname
+const FRAMEWORKS = /^(express|express4|fastify|fastify-plugin|@fastify\/.*|hono|hono\/.*|next|next\/.*|koa)$/
+
+function sources(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name)
+    return statSync(path).isDirectory() ? sources(path) : path.endsWith('.ts') ? [path] : []
+  })
+}
+
+function importsOf(file: string): string[] {
+  const text = readFileSync(file, 'utf8')
+  return [...text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]/g), ...text.matchAll(/import\(\s*['"]([^'"]+)['"]\s*\)/g)].map(
+    (m) => m[1] as string,
+  )
+}
+
+describe('layering', () => {
+  it('src/core imports no framework and nothing outside src/core', () => {
+    const offenders: string[] = []
+    for (const file of sources(join(root, 'src/core'))) {
+      for (const spec of importsOf(file)) {
+        const escapes = spec.startsWith('.') && !join(file, '..', spec).startsWith(join(root, 'src/core'))
+        if (FRAMEWORKS.test(spec) || escapes) offenders.push(`${relative(root, file)} -> ${spec}`)
+      }
+    }
+    assert.deepEqual(offenders, [])
+  })
+
+  it('the emulator and testing entries import the SDK through its public entry only', () => {
+    const offenders: string[] = []
+    for (const dir of ['src/emulator', 'src/testing']) {
+      for (const file of sources(join(root, dir))) {
+        for (const spec of importsOf(file)) {
+          if (spec.includes('/core/') || FRAMEWORKS.test(spec)) offenders.push(`${relative(root, file)} -> ${spec}`)
+        }
+      }
+    }
+    assert.deepEqual(offenders, [])
+  })
+
+  it('the check itself sees imports (a check that cannot fail is a defect)', () => {
+    assert.deepEqual(importsOf(join(root, 'src/core/client.ts')).includes('./errors.js'), true)
+  })
+})
