@@ -326,6 +326,7 @@ describe('IamClient against the emulator', () => {
     it('applies the {studio}- rule through the namespace context, caching found and not-found', async () => {
       await iam.createNamespace({ namespace: 'studio1', type: 'Studio' })
       await iam.createNamespace({ namespace: 'mygame', type: 'Game', studioNamespace: 'studio1' })
+      await iam.createNamespace({ namespace: 'studio2', type: 'Studio' })
       await iam.createNamespace({ namespace: 'othergame', type: 'Game', studioNamespace: 'studio2' })
       const claims = await client.validateAndParseClaims(
         await iam.issueUserToken({ permissions: [{ Resource: 'NAMESPACE:studio1-:LEADERBOARD', Action: 2 }] }),
