@@ -142,8 +142,8 @@ export class BloomFilter {
     for (let i = 0; i < this.k; i++) {
       const index = this.#index(hi, lo)
       bits[index >>> 5] = (bits[index >>> 5] as number) | (1 << (index & 31))
-      const sum = lo + h2lo
-      hi = (hi + h2hi + (sum > 0xffffffff ? 1 : 0)) >>> 0
+      const sum = (lo + h2lo) | 0
+      hi = (hi + h2hi + (((lo & h2lo) | ((lo | h2lo) & ~sum)) >>> 31)) >>> 0 // carry, branch-free
       lo = sum >>> 0
     }
   }
@@ -167,8 +167,8 @@ export class BloomFilter {
     for (let i = 0; i < this.k; i++) {
       const index = this.#index(hi, lo)
       if (((bits[index >>> 5] as number) & (1 << (index & 31))) === 0) return false
-      const sum = lo + h2lo
-      hi = (hi + h2hi + (sum > 0xffffffff ? 1 : 0)) >>> 0
+      const sum = (lo + h2lo) | 0
+      hi = (hi + h2hi + (((lo & h2lo) | ((lo | h2lo) & ~sum)) >>> 31)) >>> 0 // carry, branch-free
       lo = sum >>> 0
     }
     return true
@@ -187,8 +187,8 @@ export class BloomFilter {
     const h2lo = digest[3] as number
     for (let i = 0; i < this.k; i++) {
       out.push(this.#index(hi, lo))
-      const sum = lo + h2lo
-      hi = (hi + h2hi + (sum > 0xffffffff ? 1 : 0)) >>> 0
+      const sum = (lo + h2lo) | 0
+      hi = (hi + h2hi + (((lo & h2lo) | ((lo | h2lo) & ~sum)) >>> 31)) >>> 0 // carry, branch-free
       lo = sum >>> 0
     }
     return out

@@ -29,6 +29,8 @@ const STRING_CLAIMS = [
   'extend_namespace',
 ] as const
 
+const STRING_CLAIM_SET = new Set<string>(STRING_CLAIMS)
+
 /** Claims this module owns; every other claim is copied unchanged. */
 const KNOWN = new Set<string>([
   ...STRING_CLAIMS,
@@ -93,15 +95,26 @@ function optArray(value: unknown, name: string): unknown[] | undefined {
   return value
 }
 
+/** `<list>[<i>].<field> must be <what>`; built only when throwing, to keep the happy path lean. */
+function entryError(list: string, i: number, field: string, what: string): IamError {
+  return malformed(`${list}[${i}].${field} must be ${what}`)
+}
+
+function isStringArray(value: unknown): value is string[] {
+  if (!Array.isArray(value)) return false
+  for (let i = 0; i < value.length; i++) if (typeof value[i] !== 'string') return false
+  return true
+}
+
 /**
- * The value under the PascalCase or camelCase key (Go decodes case-insensitively; the JWT uses
- * PascalCase, IAM REST bodies camelCase). Both present is ambiguous, hence malformed.
+ * The value of a field read under its PascalCase (`a`) and camelCase (`b`) keys (Go decodes
+ * case-insensitively; the JWT uses PascalCase, IAM REST bodies camelCase). Both present is
+ * ambiguous, hence malformed. Callers read the keys with plain property access: fast, monomorphic.
  */
-function pick(entry: Json, pascal: string, camel: string, where: string): unknown {
-  const a = entry[pascal]
-  const b = entry[camel]
-  if (a !== undefined && b !== undefined)
-    throw malformed(`${where} has both ${pascal} and ${camel}`)
+function either(a: unknown, b: unknown, list: string, i: number, pascal: string): unknown {
+  if (a !== undefined && b !== undefined) {
+    throw malformed(`${list}[${i}] has ${pascal} in both casings`)
+  }
   return a !== undefined ? a : b
 }
 
@@ -118,48 +131,63 @@ function parseNamespaceRoles(value: unknown): NamespaceRole[] {
 }
 
 function parsePermission(entry: unknown, i: number): ClaimPermission {
-  const where = `permissions[${i}]`
-  if (!isObject(entry)) throw malformed(`${where} must be an object`)
-  const resource = pick(entry, 'Resource', 'resource', where)
-  if (typeof resource !== 'string') throw malformed(`${where}.Resource must be a string`)
-  const action = pick(entry, 'Action', 'action', where)
-  if (!Number.isInteger(action)) throw malformed(`${where}.Action must be an integer`)
+  const list = 'permissions'
+  if (!isObject(entry)) throw malformed(`permissions[${i}] must be an object`)
+  const resource = either(entry.Resource, entry.resource, list, i, 'Resource')
+  if (typeof resource !== 'string') throw entryError(list, i, 'Resource', 'a string')
+  const action = either(entry.Action, entry.action, list, i, 'Action')
+  if (!Number.isInteger(action)) throw entryError(list, i, 'Action', 'an integer')
   const permission: ClaimPermission = { Resource: resource, Action: action as number }
-  const schedAction = optInteger(
-    pick(entry, 'SchedAction', 'schedAction', where),
-    `${where}.SchedAction`,
-  )
-  if (schedAction !== undefined) permission.SchedAction = schedAction
-  const schedCron = optString(pick(entry, 'SchedCron', 'schedCron', where), `${where}.SchedCron`)
-  if (schedCron !== undefined) permission.SchedCron = schedCron
-  const schedRange = optStringArray(
-    pick(entry, 'SchedRange', 'schedRange', where),
-    `${where}.SchedRange`,
-  )
-  if (schedRange !== undefined) permission.SchedRange = schedRange
+  const schedAction = either(entry.SchedAction, entry.schedAction, list, i, 'SchedAction')
+  if (schedAction !== undefined && schedAction !== null) {
+    if (!Number.isInteger(schedAction)) throw entryError(list, i, 'SchedAction', 'an integer')
+    permission.SchedAction = schedAction as number
+  }
+  const schedCron = either(entry.SchedCron, entry.schedCron, list, i, 'SchedCron')
+  if (schedCron !== undefined && schedCron !== null) {
+    if (typeof schedCron !== 'string') throw entryError(list, i, 'SchedCron', 'a string')
+    permission.SchedCron = schedCron
+  }
+  const schedRange = either(entry.SchedRange, entry.schedRange, list, i, 'SchedRange')
+  if (schedRange !== undefined && schedRange !== null) {
+    if (!isStringArray(schedRange)) throw entryError(list, i, 'SchedRange', 'an array of strings')
+    permission.SchedRange = schedRange
+  }
   return permission
 }
 
 function parseBan(entry: unknown, i: number): JwtBan {
-  const where = `bans[${i}]`
-  if (!isObject(entry)) throw malformed(`${where} must be an object`)
-  const name = pick(entry, 'Ban', 'ban', where)
-  if (typeof name !== 'string') throw malformed(`${where}.Ban must be a string`)
+  const list = 'bans'
+  if (!isObject(entry)) throw malformed(`bans[${i}] must be an object`)
+  const name = either(entry.Ban, entry.ban, list, i, 'Ban')
+  if (typeof name !== 'string') throw entryError(list, i, 'Ban', 'a string')
   const ban: JwtBan = { Ban: name }
-  const endDate = optString(pick(entry, 'EndDate', 'endDate', where), `${where}.EndDate`)
-  if (endDate !== undefined) ban.EndDate = endDate
-  const enabled = optBoolean(pick(entry, 'Enabled', 'enabled', where), `${where}.Enabled`)
-  if (enabled !== undefined) ban.Enabled = enabled
-  const targeted = optString(
-    pick(entry, 'TargetedNamespace', 'targetedNamespace', where),
-    `${where}.TargetedNamespace`,
+  const endDate = either(entry.EndDate, entry.endDate, list, i, 'EndDate')
+  if (endDate !== undefined && endDate !== null) {
+    if (typeof endDate !== 'string') throw entryError(list, i, 'EndDate', 'a string')
+    ban.EndDate = endDate
+  }
+  const targeted = either(
+    entry.TargetedNamespace,
+    entry.targetedNamespace,
+    list,
+    i,
+    'TargetedNamespace',
   )
-  if (targeted !== undefined) ban.TargetedNamespace = targeted
-  const disabledDate = optString(
-    pick(entry, 'DisabledDate', 'disabledDate', where),
-    `${where}.DisabledDate`,
-  )
-  if (disabledDate !== undefined) ban.DisabledDate = disabledDate
+  if (targeted !== undefined && targeted !== null) {
+    if (typeof targeted !== 'string') throw entryError(list, i, 'TargetedNamespace', 'a string')
+    ban.TargetedNamespace = targeted
+  }
+  const disabledDate = either(entry.DisabledDate, entry.disabledDate, list, i, 'DisabledDate')
+  if (disabledDate !== undefined && disabledDate !== null) {
+    if (typeof disabledDate !== 'string') throw entryError(list, i, 'DisabledDate', 'a string')
+    ban.DisabledDate = disabledDate
+  }
+  const enabled = either(entry.Enabled, entry.enabled, list, i, 'Enabled')
+  if (enabled !== undefined && enabled !== null) {
+    if (typeof enabled !== 'boolean') throw entryError(list, i, 'Enabled', 'a boolean')
+    ban.Enabled = enabled
+  }
   return ban
 }
 
@@ -214,10 +242,6 @@ export function parseClaims(payload: unknown): JwtClaims {
   if (iat !== undefined) claims.iat = iat
   const nbf = optFinite(payload.nbf, 'nbf')
   if (nbf !== undefined) claims.nbf = nbf
-  for (const name of STRING_CLAIMS) {
-    const value = optString(payload[name], name)
-    if (value !== undefined) claims[name] = value
-  }
   const aud = payload.aud
   if (typeof aud === 'string') claims.aud = aud
   else if (aud !== undefined && aud !== null) {
@@ -228,7 +252,14 @@ export function parseClaims(payload: unknown): JwtClaims {
   const subs = optStringArray(payload.subs, 'subs')
   if (subs !== undefined) claims.subs = subs
 
+  // One pass over the payload's own keys: the optional string claims are validated here, other
+  // known claims were handled above, the rest are copied.
   for (const key of Object.keys(payload)) {
+    if (STRING_CLAIM_SET.has(key)) {
+      const value = optString(payload[key], key)
+      if (value !== undefined) claims[key] = value
+      continue
+    }
     if (KNOWN.has(key)) continue
     // A JSON "__proto__" key is an own property; plain assignment would set the prototype.
     if (key === '__proto__') {

@@ -181,8 +181,9 @@ export function parseRevocationList(text: string): RevocationList {
  * (a fractional `iat` is truncated, as Go's `NumericDate` does). A token revoked in the same second
  * it was issued is therefore revoked.
  *
- * Without a `sub` (client tokens) or without a finite `iat` this check answers `false`: there is
- * no user to look up, or no issue time to compare. The token bloom filter still applies.
+ * Without a `sub` (client tokens) this check answers `false`: there is no user to look up (the
+ * token bloom filter still applies). A listed user's token without a finite `iat` is read as
+ * issued at 0, as Go does, so it is revoked: failing closed.
  *
  * @example
  * ```ts
@@ -194,11 +195,13 @@ export function isUserRevoked(
   userId: string | undefined,
   issuedAtSeconds: number | undefined,
 ): boolean {
-  if (userId === undefined || issuedAtSeconds === undefined || !Number.isFinite(issuedAtSeconds)) {
-    return false
-  }
+  if (userId === undefined) return false
   const revokedAtMs = list.revokedUsers.get(userId)
-  return revokedAtMs !== undefined && Math.floor(revokedAtMs / 1000) >= Math.trunc(issuedAtSeconds)
+  if (revokedAtMs === undefined) return false
+  // A listed user's token without a usable iat is treated as issued at 0 (as Go): revoked.
+  const iat =
+    issuedAtSeconds === undefined || !Number.isFinite(issuedAtSeconds) ? 0 : Math.trunc(issuedAtSeconds)
+  return Math.floor(revokedAtMs / 1000) >= iat
 }
 
 /** `2021-10-17T17:05:49.556000000Z`: RFC 3339 UTC with nanosecond digits, like the IAM writes. */

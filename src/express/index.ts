@@ -65,10 +65,10 @@ interface IamHolder {
 }
 
 /** The {@link IAM} of an app or of the app it is mounted on (like Flask's `current_app`). */
-function findIam(app: unknown): IAM | undefined {
+function findIam(app: unknown): { iam: IAM; app: Application } | undefined {
   for (let a = app as IamHolder | undefined, depth = 0; a && depth < 32; depth++) {
     const iam = a[APP_KEY]
-    if (iam !== undefined) return iam
+    if (iam !== undefined) return { iam, app: a as unknown as Application }
     a = a.parent as IamHolder | undefined
   }
   return undefined
@@ -109,6 +109,7 @@ export class IAM {
   #protection: HttpProtection | undefined
   #ready!: Promise<void>
   #settle!: { resolve: () => void; reject: (error: unknown) => void }
+  #failed = false
   readonly #apps = new WeakSet<object>()
   readonly #handlerInstalled = new WeakSet<object>()
 
@@ -145,20 +146,18 @@ export class IAM {
       throw new TypeError('IAM.initApp(app) expects an Express application')
     }
     if (this.#protection === undefined) {
+      if (this.#failed) this.#newReady() // a later initApp with fixed settings tries again
       try {
         this.#protection = HttpProtection.create({
           options: this.#options,
           setting: (key) => app.get(key),
           env: process.env,
         })
+        this.#protection.ready.then(this.#settle.resolve, this.#settle.reject)
       } catch (error) {
-        const settle = this.#settle
-        const failed = this.#ready
-        this.#newReady() // a later initApp with fixed settings may try again
-        settle.reject(error)
-        return failed
+        this.#failed = true
+        this.#settle.reject(error)
       }
-      this.#protection.ready.then(this.#settle.resolve, this.#settle.reject)
     }
     if (!this.#apps.has(app)) {
       this.#apps.add(app)
@@ -257,15 +256,15 @@ export function permissionRequired(
 ): RequestHandler {
   const guard = createRouteGuard<Request>(permission, resources, options)
   return (req, _res, next) => {
-    const iam = findIam(req.app)
-    const protection = iam?.protection
-    if (iam === undefined || protection === undefined) {
+    const found = findIam(req.app)
+    if (found !== undefined) found.iam.ensureErrorHandler(found.app)
+    const protection = found?.iam.protection
+    if (protection === undefined) {
       next(
-        new IamError('ERR_IAM_NOT_READY', 'IAM is not initialised on this app: call new IAM(app)'),
+        new IamError('ERR_IAM_NOT_READY', 'IAM is not initialised or not configured on this app'),
       )
       return
     }
-    iam.ensureErrorHandler(findRoot(req.app))
     protection.authorize(guard, toHttpRequest(req), req).then(
       (context) => {
         req.iam = context
@@ -278,14 +277,6 @@ export function permissionRequired(
 
 /** The seed's name for {@link permissionRequired}. */
 export const tokenRequired = permissionRequired
-
-/** The app holding the IAM (the handler goes there, after the app's own handlers). */
-function findRoot(app: unknown): Application {
-  for (let a = app as IamHolder | undefined; a; a = a.parent as IamHolder | undefined) {
-    if (a[APP_KEY] !== undefined) return a as unknown as Application
-  }
-  return app as Application
-}
 
 /** An unexpected failure inside the SDK: answered 500 / 20000, the cause kept for logs. */
 function wrapUnexpected(error: unknown): IamError {
@@ -320,7 +311,7 @@ export function corsOptions(
     throw new TypeError('corsOptions option preflight must be a boolean')
   return (req, res, next) => {
     const info = corsRequestInfo(req, res)
-    const protection = findIam(req.app)?.protection
+    const protection = findIam(req.app)?.iam.protection
     const cors = protection ? protection.cors(info, route) : computeCorsHeaders(route, info)
     if (cors !== undefined) applyCors(res, cors, true)
     if (preflight && req.method === 'OPTIONS') {

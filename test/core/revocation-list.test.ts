@@ -300,11 +300,14 @@ describe('isUserRevoked', () => {
     assert.equal(isUserRevoked(list, 'alice', iatSameSecond + 1.2), false)
   })
 
-  it('answers false for unlisted users, a missing sub or a missing iat', () => {
+  it('answers false for unlisted users and a missing sub', () => {
     assert.equal(isUserRevoked(list, 'bob', iatSameSecond), false)
     assert.equal(isUserRevoked(list, undefined, iatSameSecond), false)
-    assert.equal(isUserRevoked(list, 'alice', undefined), false)
-    assert.equal(isUserRevoked(list, 'alice', Number.NaN), false)
+  })
+
+  it('revokes a listed user's token without a usable iat (read as 0, as Go), failing closed', () => {
+    assert.equal(isUserRevoked(list, 'alice', undefined), true)
+    assert.equal(isUserRevoked(list, 'alice', Number.NaN), true)
   })
 })
 

@@ -263,6 +263,10 @@ export function mergeVary(existing: string | undefined, vary: readonly string[])
     .filter((x) => x !== '')
   if (items.includes('*')) return '*'
   const lower = new Set(items.map((x) => x.toLowerCase()))
-  for (const v of vary) if (!lower.has(v.toLowerCase())) (items.push(v), lower.add(v.toLowerCase()))
+  for (const v of vary) {
+    if (lower.has(v.toLowerCase())) continue
+    items.push(v)
+    lower.add(v.toLowerCase())
+  }
   return items.join(', ')
 }

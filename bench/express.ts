@@ -1,0 +1,163 @@
+/**
+ * Express integration throughput: the same route unprotected and behind `permissionRequired`
+ * (header token + direct permission; header token + role permission; cookie token with CSRF
+ * protection), with autocannon on loopback. Each protected case is reported as a ratio of the
+ * unprotected throughput measured in the same run (median of interleaved rounds), plus p99.
+ *
+ * The app (and the emulator it trusts) runs in a child process so that the load generator does
+ * not share its event loop. Run with `npm run bench -- express` or
+ * `node --import tsx bench/express.ts`. Bounded: about 70 s.
+ */
+import { spawn } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
+import type { AddressInfo } from 'node:net'
+import { fileURLToPath } from 'node:url'
+
+import autocannon from 'autocannon'
+
+const ROUNDS = 5
+const ROUND_SECONDS = 2.5
+const WARMUP_SECONDS = 1
+const CONNECTIONS = 32
+
+interface ServerInfo {
+  url: string
+  headers: Record<string, Record<string, string>>
+}
+
+/** The child process: emulator + Express app; prints its URL and per-case headers as JSON. */
+async function serve(): Promise<void> {
+  const { default: express } = await import('express')
+  const { startEmulator } = await import('../src/emulator/index.js')
+  const { IAM, permissionRequired } = await import('../src/express/index.js')
+  const emulator = await startEmulator({ port: 0 })
+  const ns = emulator.namespace
+  await emulator.createClient({
+    clientId: 'bench-web',
+    clientSecret: '',
+    namespace: ns,
+    redirectUri: 'http://bench.example.com/app',
+  })
+  const roleId = await emulator.createRole({
+    permissions: [{ resource: 'NAMESPACE:{namespace}:USER:{userId}', action: 4 }],
+  })
+  const direct = await emulator.issueUserToken({
+    sub: 'sample-userid',
+    namespace: ns,
+    client_id: 'bench-web',
+    permissions: [{ Resource: `NAMESPACE:${ns}:USER:sample-userid`, Action: 4 }],
+  })
+  const role = await emulator.issueUserToken({
+    sub: 'sample-userid',
+    namespace: ns,
+    client_id: 'bench-web',
+    namespace_roles: [{ roleId, namespace: ns }],
+  })
+  const app = express()
+  const iam = new IAM(app, {
+    baseUrl: emulator.baseUrl,
+    clientId: emulator.clientId,
+    clientSecret: emulator.clientSecret,
+    logger: {},
+  })
+  const permission = { Action: 4, Resource: 'NAMESPACE:{namespace}:USER:{userId}' }
+  const resources = { '{namespace}': ns, '{userId}': 'sample-userid' }
+  const answer = (_req: unknown, res: { send(body: string): void }) => res.send('ok')
+  app.get('/open', answer)
+  app.get('/protected', permissionRequired(permission, resources), answer)
+  app.get('/csrf', permissionRequired(permission, resources, { csrfProtect: true }), answer)
+  await iam.ready
+  const server = app.listen(0, '127.0.0.1')
+  await new Promise<void>((resolve) => server.once('listening', resolve))
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const info: ServerInfo = {
+    url,
+    headers: {
+      unprotected: {},
+      direct: { authorization: `Bearer ${direct}` },
+      role: { authorization: `Bearer ${role}` },
+      cookie: { cookie: `access_token=${direct}`, referer: 'http://bench.example.com/app/page' },
+    },
+  }
+  process.stdout.write(JSON.stringify(info) + '\n')
+  process.stdin.resume()
+  process.stdin.on('end', () => process.exit(0))
+}
+
+const PATHS: Record<string, string> = {
+  unprotected: '/open',
+  direct: '/protected',
+  role: '/protected',
+  cookie: '/csrf',
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.floor(sorted.length / 2)] as number
+}
+
+async function load(url: string, headers: Record<string, string>, seconds: number) {
+  const result = await autocannon({ url, headers, connections: CONNECTIONS, duration: seconds })
+  if (result.non2xx > 0 || result.errors > 0) {
+    throw new Error(`${url}: ${result.non2xx} non-2xx answers, ${result.errors} errors`)
+  }
+  return { rps: result.requests.average, p99: result.latency.p99 }
+}
+
+/** Runs the benchmark and prints a table; returns the figures. */
+export async function benchExpress(): Promise<
+  Record<string, { rps: number; ratio: number; p99Ms: number }>
+> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve'],
+    {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    },
+  )
+  try {
+    const info = await new Promise<ServerInfo>((resolve, reject) => {
+      let buffer = ''
+      child.stdout.on('data', (chunk: Buffer) => {
+        buffer += chunk.toString('utf8')
+        const line = buffer.split('\n')[0]
+        if (buffer.includes('\n') && line) resolve(JSON.parse(line) as ServerInfo)
+      })
+      child.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)))
+    })
+    const cases = Object.keys(PATHS)
+    for (const name of cases)
+      await load(info.url + PATHS[name], info.headers[name] ?? {}, WARMUP_SECONDS)
+    const rps: Record<string, number[]> = {}
+    const p99: Record<string, number[]> = {}
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const name of cases) {
+        const r = await load(info.url + PATHS[name], info.headers[name] ?? {}, ROUND_SECONDS)
+        ;(rps[name] ??= []).push(r.rps)
+        ;(p99[name] ??= []).push(r.p99)
+      }
+    }
+    const base = median(rps.unprotected ?? [])
+    const out: Record<string, { rps: number; ratio: number; p99Ms: number }> = {}
+    console.log(
+      `\nExpress ${ROUNDS} rounds x ${ROUND_SECONDS}s, ${CONNECTIONS} connections (medians)`,
+    )
+    console.log('case          req/s     ratio   p99 ms')
+    for (const name of cases) {
+      const value = median(rps[name] ?? [])
+      out[name] = { rps: value, ratio: value / base, p99Ms: median(p99[name] ?? []) }
+      console.log(
+        `${name.padEnd(12)} ${value.toFixed(0).padStart(7)}   ${(value / base).toFixed(2).padStart(5)}   ${out[name].p99Ms.toFixed(1).padStart(6)}`,
+      )
+    }
+    mkdirSync('.bench-results', { recursive: true })
+    writeFileSync('.bench-results/express.json', JSON.stringify(out, null, 2))
+    return out
+  } finally {
+    child.stdin.end()
+    child.kill()
+  }
+}
+
+if (process.argv.includes('--serve')) await serve()
+else if (process.argv[1] === fileURLToPath(import.meta.url)) await benchExpress()
