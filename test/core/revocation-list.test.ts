@@ -305,7 +305,7 @@ describe('isUserRevoked', () => {
     assert.equal(isUserRevoked(list, undefined, iatSameSecond), false)
   })
 
-  it('revokes a listed user's token without a usable iat (read as 0, as Go), failing closed', () => {
+  it("revokes a listed user's token without a usable iat (read as 0, as Go), failing closed", () => {
     assert.equal(isUserRevoked(list, 'alice', undefined), true)
     assert.equal(isUserRevoked(list, 'alice', Number.NaN), true)
   })
