@@ -2,16 +2,39 @@
 import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
-const frameworks = ['express', 'express4', 'fastify', 'fastify-plugin', '@fastify/*', 'hono', 'hono/*', 'next', 'next/*']
+const frameworks = [
+  'express',
+  'express4',
+  'fastify',
+  'fastify-plugin',
+  '@fastify/*',
+  'hono',
+  'hono/*',
+  'next',
+  'next/*',
+]
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'examples/**/public/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', URL: 'readonly', setTimeout: 'readonly', clearTimeout: 'readonly', fetch: 'readonly' } },
+    languageOptions: {
+      globals: {
+        process: 'readonly',
+        console: 'readonly',
+        Buffer: 'readonly',
+        URL: 'readonly',
+        setTimeout: 'readonly',
+        clearTimeout: 'readonly',
+        fetch: 'readonly',
+      },
+    },
     rules: {
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
     },
   },
   {
@@ -21,8 +44,21 @@ export default tseslint.config(
         'error',
         {
           patterns: [
-            { group: frameworks, message: 'src/core knows no framework: adapters import core, never the reverse.' },
-            { group: ['../express/*', '../fastify/*', '../fetch/*', '../emulator/*', '../testing/*', '../../*'], message: 'src/core depends on nothing above it.' },
+            {
+              group: frameworks,
+              message: 'src/core knows no framework: adapters import core, never the reverse.',
+            },
+            {
+              group: [
+                '../express/*',
+                '../fastify/*',
+                '../fetch/*',
+                '../emulator/*',
+                '../testing/*',
+                '../../*',
+              ],
+              message: 'src/core depends on nothing above it.',
+            },
           ],
         },
       ],
@@ -33,7 +69,14 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['../core/*'], message: 'the emulator uses the public API only: import from ../index.js' }] },
+        {
+          patterns: [
+            {
+              group: ['../core/*'],
+              message: 'the emulator uses the public API only: import from ../index.js',
+            },
+          ],
+        },
       ],
     },
   },

@@ -29,5 +29,9 @@ export async function opsPerSecond(
 
 /** Formats a number of operations per second. */
 export function formatOps(ops: number): string {
-  return ops >= 1e6 ? `${(ops / 1e6).toFixed(2)} M/s` : ops >= 1e3 ? `${(ops / 1e3).toFixed(1)} k/s` : `${ops.toFixed(0)} /s`
+  return ops >= 1e6
+    ? `${(ops / 1e6).toFixed(2)} M/s`
+    : ops >= 1e3
+      ? `${(ops / 1e3).toFixed(1)} k/s`
+      : `${ops.toFixed(0)} /s`
 }

@@ -24,7 +24,15 @@ if (files.length === 0) {
 }
 const child = spawn(
   process.execPath,
-  ['--import', 'tsx', '--test', '--test-reporter=spec', '--test-concurrency=4', '--test-timeout=120000', ...files],
+  [
+    '--import',
+    'tsx',
+    '--test',
+    '--test-reporter=spec',
+    '--test-concurrency=4',
+    '--test-timeout=120000',
+    ...files,
+  ],
   { cwd: root, stdio: 'inherit' },
 )
 child.on('exit', (code, signal) => process.exit(signal ? 1 : (code ?? 1)))

@@ -8,7 +8,8 @@ import { join, relative } from 'node:path'
 import { describe, it } from 'node:test'
 
 const root = new URL('..', import.meta.url).pathname
-const FRAMEWORKS = /^(express|express4|fastify|fastify-plugin|@fastify\/.*|hono|hono\/.*|next|next\/.*|koa)$/
+const FRAMEWORKS =
+  /^(express|express4|fastify|fastify-plugin|@fastify\/.*|hono|hono\/.*|next|next\/.*|koa)$/
 
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -19,9 +20,10 @@ function sources(dir: string): string[] {
 
 function importsOf(file: string): string[] {
   const text = readFileSync(file, 'utf8')
-  return [...text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]/g), ...text.matchAll(/import\(\s*['"]([^'"]+)['"]\s*\)/g)].map(
-    (m) => m[1] as string,
-  )
+  return [
+    ...text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s+['"]([^'"]+)['"]/g),
+    ...text.matchAll(/import\(\s*['"]([^'"]+)['"]\s*\)/g),
+  ].map((m) => m[1] as string)
 }
 
 describe('layering', () => {
@@ -29,7 +31,8 @@ describe('layering', () => {
     const offenders: string[] = []
     for (const file of sources(join(root, 'src/core'))) {
       for (const spec of importsOf(file)) {
-        const escapes = spec.startsWith('.') && !join(file, '..', spec).startsWith(join(root, 'src/core'))
+        const escapes =
+          spec.startsWith('.') && !join(file, '..', spec).startsWith(join(root, 'src/core'))
         if (FRAMEWORKS.test(spec) || escapes) offenders.push(`${relative(root, file)} -> ${spec}`)
       }
     }
@@ -41,7 +44,8 @@ describe('layering', () => {
     for (const dir of ['src/emulator', 'src/testing']) {
       for (const file of sources(join(root, dir))) {
         for (const spec of importsOf(file)) {
-          if (spec.includes('/core/') || FRAMEWORKS.test(spec)) offenders.push(`${relative(root, file)} -> ${spec}`)
+          if (spec.includes('/core/') || FRAMEWORKS.test(spec))
+            offenders.push(`${relative(root, file)} -> ${spec}`)
         }
       }
     }

@@ -21,9 +21,13 @@ describe('package', () => {
   })
 
   it('passes are-the-types-wrong for ESM consumers', async () => {
-    await run('npx', ['--no-install', 'attw', '--pack', '.', '--profile', 'esm-only', '--format', 'table-flipped'], {
-      cwd: root,
-    })
+    await run(
+      'npx',
+      ['--no-install', 'attw', '--pack', '.', '--profile', 'esm-only', '--format', 'table-flipped'],
+      {
+        cwd: root,
+      },
+    )
   })
 
   for (const subpath of Object.keys(pkg.exports).filter((s) => s !== './package.json')) {

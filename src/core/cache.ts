@@ -81,7 +81,8 @@ export class TtlCache<V> {
     const promise = load().then(
       (value) => {
         this.#inFlight.delete(key)
-        if (generation === this.#generation) this.set(key, value, ttlFor ? ttlFor(value) : undefined)
+        if (generation === this.#generation)
+          this.set(key, value, ttlFor ? ttlFor(value) : undefined)
         return value
       },
       (error: unknown) => {

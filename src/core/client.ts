@@ -5,7 +5,11 @@
 import { IamError } from './errors.js'
 import { IamHttp, parseJsonBody, unexpectedStatus, type IamRequest } from './iam-http.js'
 import { parseJwks, type KeySet } from './jwks.js'
-import { resolveClientOptions, type IamClientOptions, type ResolvedIamClientOptions } from './options.js'
+import {
+  resolveClientOptions,
+  type IamClientOptions,
+  type ResolvedIamClientOptions,
+} from './options.js'
 import {
   evaluatePermission,
   type PermissionDecision,
@@ -96,7 +100,8 @@ export class IamClient {
       current: () => this.clientToken(),
       refresh: () => this.clientTokenGrant(),
     })
-    const cache = <V>(ttlMs: number) => new TtlCache<V>({ maxEntries: o.cacheMaxEntries, ttlMs, now: o.now })
+    const cache = <V>(ttlMs: number) =>
+      new TtlCache<V>({ maxEntries: o.cacheMaxEntries, ttlMs, now: o.now })
     this.#roles = cache(o.rolesCacheTtlMs)
     this.#roleOverrides = cache(o.rolesCacheTtlMs)
     this.#clients = cache(o.clientInfoCacheTtlMs)
@@ -189,7 +194,9 @@ export class IamClient {
   delegateToken(extendNamespace: string): Promise<string> {
     this.#assertOpen()
     if (typeof extendNamespace !== 'string' || extendNamespace === '') {
-      return Promise.reject(new TypeError('delegateToken(extendNamespace): a non-empty namespace is required'))
+      return Promise.reject(
+        new TypeError('delegateToken(extendNamespace): a non-empty namespace is required'),
+      )
     }
     return this.#delegateTokens
       .getOrLoad(
@@ -215,12 +222,21 @@ export class IamClient {
       auth: 'basic',
       form,
     })
-    if (response.status !== 200 && response.status !== 201) throw unexpectedStatus(endpoint, response)
+    if (response.status !== 200 && response.status !== 201)
+      throw unexpectedStatus(endpoint, response)
     const body = parseJsonBody(endpoint, response) as Partial<TokenResponse> | null
     const accessToken = body?.access_token
     const expiresIn = body?.expires_in
-    if (typeof accessToken !== 'string' || accessToken === '' || typeof expiresIn !== 'number' || !(expiresIn > 0)) {
-      throw new IamError('ERR_IAM_BAD_RESPONSE', `IAM ${endpoint}: body lacks access_token or expires_in`)
+    if (
+      typeof accessToken !== 'string' ||
+      accessToken === '' ||
+      typeof expiresIn !== 'number' ||
+      !(expiresIn > 0)
+    ) {
+      throw new IamError(
+        'ERR_IAM_BAD_RESPONSE',
+        `IAM ${endpoint}: body lacks access_token or expires_in`,
+      )
     }
     return { accessToken, expiresInSeconds: expiresIn, receivedAt: this.options.now() }
   }
@@ -228,19 +244,25 @@ export class IamClient {
   #scheduleTokenRefresh(delayMs: number): void {
     if (this.#closed) return
     if (this.#tokenTimer) clearTimeout(this.#tokenTimer)
-    this.#tokenTimer = setTimeout(() => {
-      this.#tokenTimer = undefined
-      this.clientTokenGrant().catch((error: unknown) => {
-        const delay = Math.min(
-          this.options.backgroundRetryMaxDelayMs,
-          FIRST_RETRY_DELAY_MS * 2 ** (this.#tokenFailures - 1),
-        )
-        this.options.logger.warn?.(`refreshing the client token failed; retrying in ${delay} ms`, {
-          error: (error as Error).message,
+    this.#tokenTimer = setTimeout(
+      () => {
+        this.#tokenTimer = undefined
+        this.clientTokenGrant().catch((error: unknown) => {
+          const delay = Math.min(
+            this.options.backgroundRetryMaxDelayMs,
+            FIRST_RETRY_DELAY_MS * 2 ** (this.#tokenFailures - 1),
+          )
+          this.options.logger.warn?.(
+            `refreshing the client token failed; retrying in ${delay} ms`,
+            {
+              error: (error as Error).message,
+            },
+          )
+          this.#scheduleTokenRefresh(delay)
         })
-        this.#scheduleTokenRefresh(delay)
-      })
-    }, Math.max(1, delayMs))
+      },
+      Math.max(1, delayMs),
+    )
     this.#tokenTimer.unref()
   }
 
@@ -275,7 +297,9 @@ export class IamClient {
     this.#localValidationStarted = true
     await Promise.all([
       this.#jwks.value === undefined || !this.#jwks.started ? this.#jwks.start() : undefined,
-      this.#revocation.value === undefined || !this.#revocation.started ? this.#revocation.start() : undefined,
+      this.#revocation.value === undefined || !this.#revocation.started
+        ? this.#revocation.start()
+        : undefined,
     ])
   }
 
@@ -324,7 +348,9 @@ export class IamClient {
     required: RequiredPermission,
     resources?: Readonly<Record<string, string>>,
   ): Promise<PermissionDecision> {
-    return evaluatePermission(claims, required, resources, this.#permissionSources, { explain: true })
+    return evaluatePermission(claims, required, resources, this.#permissionSources, {
+      explain: true,
+    })
   }
 
   /** Whether `roleId` is among the token's (deprecated) global `roles`. */
@@ -353,7 +379,10 @@ export class IamClient {
     const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud]
     const info = await this.getClientInformation(claims.namespace, this.options.clientId)
     if (!audiences.includes(info.baseUri)) {
-      throw new IamError('ERR_IAM_INVALID_AUDIENCE', `token audience does not include "${info.baseUri}"`)
+      throw new IamError(
+        'ERR_IAM_INVALID_AUDIENCE',
+        `token audience does not include "${info.baseUri}"`,
+      )
     }
   }
 
@@ -415,7 +444,10 @@ export class IamClient {
    * (`GET /v3/admin/namespaces/{namespace}/roleoverride/{roleId}/permissions`), cached like roles.
    * Used for the default user role, as the Go SDK does.
    */
-  getRoleOverridePermissions(namespace: string, roleId: string): Promise<readonly WirePermission[]> {
+  getRoleOverridePermissions(
+    namespace: string,
+    roleId: string,
+  ): Promise<readonly WirePermission[]> {
     this.#assertOpen()
     return this.#roleOverrides.getOrLoad(`${namespace}:${roleId}`, async () => {
       const response = await this.#request({
@@ -445,9 +477,13 @@ export class IamClient {
         auth: 'bearer',
       })
       if (response.status === 404) {
-        throw new IamError('ERR_IAM_NOT_FOUND', `client "${clientId}" not found in namespace "${namespace}"`, {
-          iamStatus: 404,
-        })
+        throw new IamError(
+          'ERR_IAM_NOT_FOUND',
+          `client "${clientId}" not found in namespace "${namespace}"`,
+          {
+            iamStatus: 404,
+          },
+        )
       }
       if (response.status !== 200) throw unexpectedStatus('client information', response)
       const body = parseJsonBody('client information', response)
@@ -497,7 +533,9 @@ export class IamClient {
         })
       },
       (context) =>
-        context === null ? this.options.namespaceNotFoundCacheTtlMs : this.options.namespaceContextCacheTtlMs,
+        context === null
+          ? this.options.namespaceNotFoundCacheTtlMs
+          : this.options.namespaceContextCacheTtlMs,
     )
   }
 
@@ -526,10 +564,15 @@ export class IamClient {
         lastError: this.#tokenLastError,
         ageMs: this.#token ? now - this.#token.receivedAt : undefined,
         failing: tokenFailing,
-        expiresAt: this.#token ? this.#token.receivedAt + this.#token.expiresInSeconds * 1000 : undefined,
+        expiresAt: this.#token
+          ? this.#token.receivedAt + this.#token.expiresInSeconds * 1000
+          : undefined,
       },
       jwks: { ...jwks, keyIds: [...(this.#jwks.value?.keys.keys() ?? [])] },
-      revocationList: { ...revocation, revokedUsers: this.#revocation.value?.revokedUsers.size ?? 0 },
+      revocationList: {
+        ...revocation,
+        revokedUsers: this.#revocation.value?.revokedUsers.size ?? 0,
+      },
     }
   }
 
@@ -541,7 +584,13 @@ export class IamClient {
     this.#jwks.close()
     this.#revocation.close()
     this.#verifier.clear()
-    for (const c of [this.#roles, this.#roleOverrides, this.#clients, this.#namespaces, this.#delegateTokens]) {
+    for (const c of [
+      this.#roles,
+      this.#roleOverrides,
+      this.#clients,
+      this.#namespaces,
+      this.#delegateTokens,
+    ]) {
       c.clear()
     }
   }
@@ -611,7 +660,10 @@ function readPermissions(endpoint: string, body: unknown): readonly WirePermissi
     const resource = p?.resource ?? p?.Resource
     const action = p?.action ?? p?.Action
     if (typeof resource !== 'string' || typeof action !== 'number') {
-      throw new IamError('ERR_IAM_BAD_RESPONSE', `IAM ${endpoint}: a permission lacks resource or action`)
+      throw new IamError(
+        'ERR_IAM_BAD_RESPONSE',
+        `IAM ${endpoint}: a permission lacks resource or action`,
+      )
     }
     const permission: WirePermission = { resource, action }
     const schedAction = p?.schedAction ?? p?.SchedAction

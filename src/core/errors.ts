@@ -78,7 +78,11 @@ export const IAM_ERROR_HTTP: Readonly<Record<IamErrorCode, IamErrorHttpMapping>>
   ERR_IAM_INSUFFICIENT_PERMISSIONS: FORBIDDEN,
   ERR_IAM_INVALID_PERMISSION: INTERNAL,
   ERR_IAM_INVALID_REFERER: { status: 401, errorCode: 20023, message: 'invalid referer header' },
-  ERR_IAM_SUBDOMAIN_MISMATCH: { status: 404, errorCode: 20030, message: 'subdomain mismatch error' },
+  ERR_IAM_SUBDOMAIN_MISMATCH: {
+    status: 404,
+    errorCode: 20030,
+    message: 'subdomain mismatch error',
+  },
   ERR_IAM_CLIENT_UNAUTHORIZED: INTERNAL,
   ERR_IAM_CLIENT_FORBIDDEN: INTERNAL,
   ERR_IAM_NOT_FOUND: INTERNAL,

@@ -177,7 +177,11 @@ export function unexpectedStatus(endpoint: string, response: IamResponse): IamEr
       { iamStatus: 403 },
     )
   }
-  return new IamError('ERR_IAM_BAD_RESPONSE', `IAM ${endpoint} answered HTTP ${response.status}: ${detail}`, {
-    iamStatus: response.status,
-  })
+  return new IamError(
+    'ERR_IAM_BAD_RESPONSE',
+    `IAM ${endpoint} answered HTTP ${response.status}: ${detail}`,
+    {
+      iamStatus: response.status,
+    },
+  )
 }

@@ -6,7 +6,14 @@
 /** RSA signature algorithms a token may be signed with. `none` and HMAC are never accepted. */
 export type RsaAlgorithm = 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512'
 
-const RSA_ALGORITHMS: readonly RsaAlgorithm[] = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512']
+const RSA_ALGORITHMS: readonly RsaAlgorithm[] = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+]
 
 /** Where the SDK writes what it has to say. Each method is optional; missing ones stay silent. */
 export interface IamLogger {
@@ -124,7 +131,8 @@ function fail(option: string, expected: string, value: unknown): never {
 }
 
 function describe(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value)
+  if (typeof value === 'string')
+    return JSON.stringify(value.length > 40 ? value.slice(0, 40) + '…' : value)
   if (value === null) return 'null'
   if (typeof value === 'object') return Array.isArray(value) ? 'an array' : 'an object'
   return String(value)
@@ -146,8 +154,17 @@ function url(option: string, value: unknown): string {
 
 function duration(option: string, value: unknown, fallback: number, allowZero: boolean): number {
   if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
-    fail(option, allowZero ? 'a finite number of milliseconds >= 0' : 'a finite number of milliseconds > 0', value)
+  if (
+    typeof value !== 'number' ||
+    !Number.isFinite(value) ||
+    value < 0 ||
+    (!allowZero && value === 0)
+  ) {
+    fail(
+      option,
+      allowZero ? 'a finite number of milliseconds >= 0' : 'a finite number of milliseconds > 0',
+      value,
+    )
   }
   return value
 }
@@ -162,7 +179,9 @@ function count(option: string, value: unknown, fallback: number, min: number): n
 
 /** Derives the basic-service URL from the IAM base URL (`…/iam` → `…/basic`). */
 export function defaultBasicBaseUrl(baseUrl: string): string {
-  return baseUrl.endsWith('/iam') ? baseUrl.slice(0, -4) + '/basic' : new URL('/basic', baseUrl).href
+  return baseUrl.endsWith('/iam')
+    ? baseUrl.slice(0, -4) + '/basic'
+    : new URL('/basic', baseUrl).href
 }
 
 /**
@@ -180,7 +199,8 @@ export function resolveClientOptions(options: IamClientOptions): ResolvedIamClie
   if (typeof options.clientId !== 'string' || options.clientId === '') {
     fail('clientId', 'a non-empty string', options.clientId)
   }
-  if (typeof options.clientSecret !== 'string') fail('clientSecret', 'a string', options.clientSecret)
+  if (typeof options.clientSecret !== 'string')
+    fail('clientSecret', 'a string', options.clientSecret)
   const d = DEFAULT_CLIENT_OPTIONS
   const algorithms = options.algorithms ?? d.algorithms
   if (
@@ -205,7 +225,12 @@ export function resolveClientOptions(options: IamClientOptions): ResolvedIamClie
         ? defaultBasicBaseUrl(baseUrl)
         : url('basicBaseUrl', options.basicBaseUrl),
     rolesCacheTtlMs: duration('rolesCacheTtlMs', options.rolesCacheTtlMs, d.rolesCacheTtlMs, true),
-    clientInfoCacheTtlMs: duration('clientInfoCacheTtlMs', options.clientInfoCacheTtlMs, d.clientInfoCacheTtlMs, true),
+    clientInfoCacheTtlMs: duration(
+      'clientInfoCacheTtlMs',
+      options.clientInfoCacheTtlMs,
+      d.clientInfoCacheTtlMs,
+      true,
+    ),
     namespaceContextCacheTtlMs: duration(
       'namespaceContextCacheTtlMs',
       options.namespaceContextCacheTtlMs,
@@ -219,17 +244,37 @@ export function resolveClientOptions(options: IamClientOptions): ResolvedIamClie
       true,
     ),
     cacheMaxEntries: count('cacheMaxEntries', options.cacheMaxEntries, d.cacheMaxEntries, 1),
-    jwksRefreshIntervalMs: duration('jwksRefreshIntervalMs', options.jwksRefreshIntervalMs, d.jwksRefreshIntervalMs, false),
+    jwksRefreshIntervalMs: duration(
+      'jwksRefreshIntervalMs',
+      options.jwksRefreshIntervalMs,
+      d.jwksRefreshIntervalMs,
+      false,
+    ),
     revocationListRefreshIntervalMs: duration(
       'revocationListRefreshIntervalMs',
       options.revocationListRefreshIntervalMs,
       d.revocationListRefreshIntervalMs,
       false,
     ),
-    jwksRefetchCooldownMs: duration('jwksRefetchCooldownMs', options.jwksRefetchCooldownMs, d.jwksRefetchCooldownMs, true),
-    clockToleranceMs: duration('clockToleranceMs', options.clockToleranceMs, d.clockToleranceMs, true),
+    jwksRefetchCooldownMs: duration(
+      'jwksRefetchCooldownMs',
+      options.jwksRefetchCooldownMs,
+      d.jwksRefetchCooldownMs,
+      true,
+    ),
+    clockToleranceMs: duration(
+      'clockToleranceMs',
+      options.clockToleranceMs,
+      d.clockToleranceMs,
+      true,
+    ),
     algorithms: Object.freeze([...algorithms]),
-    requestTimeoutMs: duration('requestTimeoutMs', options.requestTimeoutMs, d.requestTimeoutMs, false),
+    requestTimeoutMs: duration(
+      'requestTimeoutMs',
+      options.requestTimeoutMs,
+      d.requestTimeoutMs,
+      false,
+    ),
     requestBudgetMs: duration('requestBudgetMs', options.requestBudgetMs, d.requestBudgetMs, false),
     backgroundRetryMaxDelayMs: duration(
       'backgroundRetryMaxDelayMs',
@@ -237,7 +282,12 @@ export function resolveClientOptions(options: IamClientOptions): ResolvedIamClie
       d.backgroundRetryMaxDelayMs,
       false,
     ),
-    verifiedTokenCacheSize: count('verifiedTokenCacheSize', options.verifiedTokenCacheSize, d.verifiedTokenCacheSize, 0),
+    verifiedTokenCacheSize: count(
+      'verifiedTokenCacheSize',
+      options.verifiedTokenCacheSize,
+      d.verifiedTokenCacheSize,
+      0,
+    ),
     fetch: fetchImpl,
     logger,
     now,
@@ -266,7 +316,12 @@ export const CLIENT_OPTION_ENV: Readonly<Record<string, keyof IamClientOptions>>
   IAM_VERIFIED_TOKEN_CACHE_SIZE: 'verifiedTokenCacheSize',
 })
 
-const STRING_OPTIONS = new Set<keyof IamClientOptions>(['baseUrl', 'clientId', 'clientSecret', 'basicBaseUrl'])
+const STRING_OPTIONS = new Set<keyof IamClientOptions>([
+  'baseUrl',
+  'clientId',
+  'clientSecret',
+  'basicBaseUrl',
+])
 
 /**
  * Reads client options from environment variables: the only place the SDK reads the environment.
@@ -292,11 +347,17 @@ export function optionsFromEnv(
     const raw = env[variable]
     if (raw === undefined || raw === '') continue
     if (STRING_OPTIONS.has(option)) out[option] = raw
-    else if (option === 'algorithms') out[option] = raw.split(',').map((s) => s.trim()).filter(Boolean)
+    else if (option === 'algorithms')
+      out[option] = raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
     else {
       const value = Number(raw.trim())
       if (!/^\s*\d+(\.\d+)?\s*$/.test(raw) || !Number.isFinite(value)) {
-        throw new TypeError(`environment variable ${variable} must be a number, got ${JSON.stringify(raw)}`)
+        throw new TypeError(
+          `environment variable ${variable} must be a number, got ${JSON.stringify(raw)}`,
+        )
       }
       out[option] = value
     }

@@ -118,10 +118,13 @@ export class RemoteResource<T> {
           this.#options.intervalMs,
           FIRST_RETRY_DELAY_MS * 2 ** (this.#failures - 1),
         )
-        this.#options.logger.warn?.(`refreshing ${this.#options.name} failed; retrying in ${delay} ms`, {
-          error: this.#lastError,
-          servingStaleValue: this.#loaded,
-        })
+        this.#options.logger.warn?.(
+          `refreshing ${this.#options.name} failed; retrying in ${delay} ms`,
+          {
+            error: this.#lastError,
+            servingStaleValue: this.#loaded,
+          },
+        )
         this.#schedule(delay)
         throw error
       },
@@ -147,7 +150,8 @@ export class RemoteResource<T> {
       lastSuccessAt: this.#lastSuccessAt,
       lastErrorAt: this.#lastErrorAt,
       lastError: this.#lastError,
-      ageMs: this.#lastSuccessAt === undefined ? undefined : this.#options.now() - this.#lastSuccessAt,
+      ageMs:
+        this.#lastSuccessAt === undefined ? undefined : this.#options.now() - this.#lastSuccessAt,
       failing: this.#lastAttemptFailed,
     }
   }

@@ -200,7 +200,9 @@ export function isUserRevoked(
   if (revokedAtMs === undefined) return false
   // A listed user's token without a usable iat is treated as issued at 0 (as Go): revoked.
   const iat =
-    issuedAtSeconds === undefined || !Number.isFinite(issuedAtSeconds) ? 0 : Math.trunc(issuedAtSeconds)
+    issuedAtSeconds === undefined || !Number.isFinite(issuedAtSeconds)
+      ? 0
+      : Math.trunc(issuedAtSeconds)
   return Math.floor(revokedAtMs / 1000) >= iat
 }
 

@@ -152,9 +152,13 @@ export class TokenVerifier {
     const { alg, kid, crit } = header as Record<string, unknown>
     if (typeof alg !== 'string') throw malformed('token header has no "alg"')
     if (!this.#allowed.has(alg)) {
-      throw new IamError('ERR_IAM_TOKEN_ALGORITHM', `token algorithm "${alg.slice(0, 20)}" is not accepted`)
+      throw new IamError(
+        'ERR_IAM_TOKEN_ALGORITHM',
+        `token algorithm "${alg.slice(0, 20)}" is not accepted`,
+      )
     }
-    if (crit !== undefined) throw malformed('token header has "crit" extensions, which are not supported')
+    if (crit !== undefined)
+      throw malformed('token header has "crit" extensions, which are not supported')
     if (typeof kid !== 'string' || kid === '') throw malformed('token header has no "kid"')
 
     let key: KeyObject | undefined = keySet.keys.get(kid)
@@ -165,7 +169,10 @@ export class TokenVerifier {
       keys = this.#state.keySet() ?? keySet
       key = keys.keys.get(kid)
       if (key === undefined) {
-        throw new IamError('ERR_IAM_TOKEN_KEY_UNKNOWN', `token key "${kid.slice(0, 64)}" is not in the IAM's JWKS`)
+        throw new IamError(
+          'ERR_IAM_TOKEN_KEY_UNKNOWN',
+          `token key "${kid.slice(0, 64)}" is not in the IAM's JWKS`,
+        )
       }
     }
 

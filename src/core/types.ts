@@ -33,7 +33,8 @@ export interface WirePermission {
 export type PermissionLike = ClaimPermission | WirePermission
 
 /** A required permission, given in either casing. */
-export type RequiredPermission = { resource: string; action: number } | { Resource: string; Action: number }
+export type RequiredPermission =
+  { resource: string; action: number } | { Resource: string; Action: number }
 
 /** A role scoped to a namespace (`namespace` may be `*` or a `{studio}-` prefix). */
 export interface NamespaceRole {

@@ -40,7 +40,10 @@ describe('TtlCache', () => {
       await new Promise((r) => setTimeout(r, 5))
       return 42
     }
-    assert.deepEqual(await Promise.all([cache.getOrLoad('k', load), cache.getOrLoad('k', load)]), [42, 42])
+    assert.deepEqual(
+      await Promise.all([cache.getOrLoad('k', load), cache.getOrLoad('k', load)]),
+      [42, 42],
+    )
     assert.equal(loads, 1)
     let failures = 0
     const failing = async (): Promise<number> => {
@@ -55,10 +58,18 @@ describe('TtlCache', () => {
   it('lets ttlFor choose a TTL per value, and a TTL of 0 stores nothing', async () => {
     const c = clock()
     const cache = new TtlCache<string | null>({ maxEntries: 10, ttlMs: 1_000, now: c.now })
-    await cache.getOrLoad('missing', async () => null, (v) => (v === null ? 10 : 1_000))
+    await cache.getOrLoad(
+      'missing',
+      async () => null,
+      (v) => (v === null ? 10 : 1_000),
+    )
     c.advance(11)
     assert.equal(cache.get('missing'), undefined)
-    await cache.getOrLoad('zero', async () => 'z', () => 0)
+    await cache.getOrLoad(
+      'zero',
+      async () => 'z',
+      () => 0,
+    )
     assert.equal(cache.get('zero'), undefined)
   })
 

@@ -95,7 +95,10 @@ describe('IamClient against the emulator', () => {
     it('refuses to validate before startLocalValidation()', async () => {
       const c = track(clientFor(iam))
       const token = await iam.issueUserToken({})
-      assert.equal(await codeOf(c.validateAndParseClaims(token)), 'ERR_IAM_LOCAL_VALIDATION_NOT_STARTED')
+      assert.equal(
+        await codeOf(c.validateAndParseClaims(token)),
+        'ERR_IAM_LOCAL_VALIDATION_NOT_STARTED',
+      )
       await c.close()
     })
 
@@ -108,7 +111,9 @@ describe('IamClient against the emulator', () => {
       const claims = await client.validateAndParseClaims(token)
       assert.equal(claims.sub, 'user-1')
       assert.equal(claims.namespace, NS)
-      assert.deepEqual(claims.permissions, [{ Resource: 'NAMESPACE:sample-namespace:USER:user-1', Action: 2 }])
+      assert.deepEqual(claims.permissions, [
+        { Resource: 'NAMESPACE:sample-namespace:USER:user-1', Action: 2 },
+      ])
       assert.ok(Array.isArray(claims.roles))
       assert.ok(Array.isArray(claims.bans))
       assert.equal(typeof claims.jflgs, 'number')
@@ -148,16 +153,17 @@ describe('IamClient against the emulator', () => {
       ],
       [
         'an unknown kid',
-        async () => forgeToken({ alg: 'RS256', kid: 'no-such-key' }, { exp: Date.now() / 1000 + 60 }),
+        async () =>
+          forgeToken({ alg: 'RS256', kid: 'no-such-key' }, { exp: Date.now() / 1000 + 60 }),
         'ERR_IAM_TOKEN_KEY_UNKNOWN',
       ],
       [
         'a tampered payload',
         async () => {
           const [h, , s] = (await iam.issueUserToken({ sub: 'tamper' })).split('.')
-          const payload = Buffer.from(JSON.stringify({ sub: 'admin', exp: Date.now() / 1000 + 600 })).toString(
-            'base64url',
-          )
+          const payload = Buffer.from(
+            JSON.stringify({ sub: 'admin', exp: Date.now() / 1000 + 600 }),
+          ).toString('base64url')
           return `${h}.${payload}.${s}`
         },
         'ERR_IAM_TOKEN_SIGNATURE',
@@ -195,17 +201,29 @@ describe('IamClient against the emulator', () => {
       const token = await iam.issueUserToken({ sub: 'to-revoke' })
       await client.validateAndParseClaims(token)
       await iam.revokeToken(token)
-      await eventually(async () => (await outcome(client.validateAndParseClaims(token))) === 'ERR_IAM_TOKEN_REVOKED')
+      await eventually(
+        async () =>
+          (await outcome(client.validateAndParseClaims(token))) === 'ERR_IAM_TOKEN_REVOKED',
+      )
       assert.equal(await client.validateAccessToken(token), false)
     })
 
     it('picks up a revoked user for tokens issued before the revocation', async () => {
-      const token = await iam.issueUserToken({ sub: 'user-to-revoke', iat: Math.floor(Date.now() / 1000) - 5 })
+      const token = await iam.issueUserToken({
+        sub: 'user-to-revoke',
+        iat: Math.floor(Date.now() / 1000) - 5,
+      })
       await client.validateAndParseClaims(token)
       await iam.revokeUser('user-to-revoke')
-      await eventually(async () => (await outcome(client.validateAndParseClaims(token))) === 'ERR_IAM_USER_REVOKED')
+      await eventually(
+        async () =>
+          (await outcome(client.validateAndParseClaims(token))) === 'ERR_IAM_USER_REVOKED',
+      )
       // A token issued after the revocation (a later second) is accepted again.
-      const later = await iam.issueUserToken({ sub: 'user-to-revoke', iat: Math.floor(Date.now() / 1000) + 2 })
+      const later = await iam.issueUserToken({
+        sub: 'user-to-revoke',
+        iat: Math.floor(Date.now() / 1000) + 2,
+      })
       assert.equal((await client.validateAndParseClaims(later)).sub, 'user-to-revoke')
     })
 
@@ -254,7 +272,10 @@ describe('IamClient against the emulator', () => {
         const old = await rotating.issueUserToken({})
         await c.validateAndParseClaims(old)
         await rotating.rotateKeys({ retireOld: true })
-        await eventually(async () => (await outcome(c.validateAndParseClaims(old))) === 'ERR_IAM_TOKEN_KEY_UNKNOWN')
+        await eventually(
+          async () =>
+            (await outcome(c.validateAndParseClaims(old))) === 'ERR_IAM_TOKEN_KEY_UNKNOWN',
+        )
       } finally {
         await c.close()
         await rotating.close()
@@ -274,20 +295,42 @@ describe('IamClient against the emulator', () => {
       const resources = { '{namespace}': NS, '{userId}': 'u1' }
       assert.equal(await client.validatePermission(claims, required, resources), true)
       assert.equal(required.Resource, 'NAMESPACE:{namespace}:USER:{userId}')
-      assert.equal(await client.validatePermission(claims, { resource: required.Resource, action: Action.Delete }, resources), false)
-      assert.equal(await client.validatePermission(claims, required, { ...resources, '{userId}': 'u2' }), false)
+      assert.equal(
+        await client.validatePermission(
+          claims,
+          { resource: required.Resource, action: Action.Delete },
+          resources,
+        ),
+        false,
+      )
+      assert.equal(
+        await client.validatePermission(claims, required, { ...resources, '{userId}': 'u2' }),
+        false,
+      )
     })
 
     it('allows through roles, fetching each role once within its TTL', async () => {
       const roleId = await iam.createRole({
-        permissions: [{ resource: 'NAMESPACE:{namespace}:USER:{userId}:ORDER', action: Action.Read | Action.Create }],
+        permissions: [
+          {
+            resource: 'NAMESPACE:{namespace}:USER:{userId}:ORDER',
+            action: Action.Read | Action.Create,
+          },
+        ],
       })
-      const claims = await client.validateAndParseClaims(await iam.issueUserToken({ sub: 'buyer', roles: [roleId] }))
+      const claims = await client.validateAndParseClaims(
+        await iam.issueUserToken({ sub: 'buyer', roles: [roleId] }),
+      )
       const before = iam.requestCount('role')
       const required = { resource: `NAMESPACE:${NS}:USER:buyer:ORDER`, action: Action.Read }
-      const results = await Promise.all([1, 2, 3].map(() => client.validatePermission(claims, required)))
+      const results = await Promise.all(
+        [1, 2, 3].map(() => client.validatePermission(claims, required)),
+      )
       assert.deepEqual(results, [true, true, true])
-      assert.equal(await client.validatePermission(claims, { ...required, action: Action.Delete }), false)
+      assert.equal(
+        await client.validatePermission(claims, { ...required, action: Action.Delete }),
+        false,
+      )
       assert.equal(iam.requestCount('role') - before, 1, 'single flight, then cached')
     })
 
@@ -304,22 +347,46 @@ describe('IamClient against the emulator', () => {
     })
 
     it('allows through namespace roles, substituting the role namespace', async () => {
-      const roleId = await iam.createRole({ permissions: [{ resource: 'NAMESPACE:{namespace}:STATS', action: 2 }] })
+      const roleId = await iam.createRole({
+        permissions: [{ resource: 'NAMESPACE:{namespace}:STATS', action: 2 }],
+      })
       const claims = await client.validateAndParseClaims(
         await iam.issueUserToken({ namespace_roles: [{ roleId, namespace: 'other-ns' }] }),
       )
-      assert.equal(await client.validatePermission(claims, { resource: 'NAMESPACE:other-ns:STATS', action: 2 }), true)
-      assert.equal(await client.validatePermission(claims, { resource: `NAMESPACE:${NS}:STATS`, action: 2 }), false)
+      assert.equal(
+        await client.validatePermission(claims, {
+          resource: 'NAMESPACE:other-ns:STATS',
+          action: 2,
+        }),
+        true,
+      )
+      assert.equal(
+        await client.validatePermission(claims, { resource: `NAMESPACE:${NS}:STATS`, action: 2 }),
+        false,
+      )
     })
 
     it('uses the role override endpoint for the default user role', async () => {
-      await iam.createRole({ roleId: DEFAULT_USER_ROLE_ID, permissions: [{ resource: 'BASE', action: 2 }] })
-      await iam.setRoleOverride(NS, DEFAULT_USER_ROLE_ID, [{ resource: 'NAMESPACE:{namespace}:OVERRIDDEN', action: 2 }])
+      await iam.createRole({
+        roleId: DEFAULT_USER_ROLE_ID,
+        permissions: [{ resource: 'BASE', action: 2 }],
+      })
+      await iam.setRoleOverride(NS, DEFAULT_USER_ROLE_ID, [
+        { resource: 'NAMESPACE:{namespace}:OVERRIDDEN', action: 2 },
+      ])
       const claims = await client.validateAndParseClaims(
-        await iam.issueUserToken({ namespace_roles: [{ roleId: DEFAULT_USER_ROLE_ID, namespace: NS }] }),
+        await iam.issueUserToken({
+          namespace_roles: [{ roleId: DEFAULT_USER_ROLE_ID, namespace: NS }],
+        }),
       )
       const before = iam.requestCount('roleOverride')
-      assert.equal(await client.validatePermission(claims, { resource: `NAMESPACE:${NS}:OVERRIDDEN`, action: 2 }), true)
+      assert.equal(
+        await client.validatePermission(claims, {
+          resource: `NAMESPACE:${NS}:OVERRIDDEN`,
+          action: 2,
+        }),
+        true,
+      )
       assert.equal(iam.requestCount('roleOverride') - before, 1)
     })
 
@@ -327,11 +394,18 @@ describe('IamClient against the emulator', () => {
       await iam.createNamespace({ namespace: 'studio1', type: 'Studio' })
       await iam.createNamespace({ namespace: 'mygame', type: 'Game', studioNamespace: 'studio1' })
       await iam.createNamespace({ namespace: 'studio2', type: 'Studio' })
-      await iam.createNamespace({ namespace: 'othergame', type: 'Game', studioNamespace: 'studio2' })
+      await iam.createNamespace({
+        namespace: 'othergame',
+        type: 'Game',
+        studioNamespace: 'studio2',
+      })
       const claims = await client.validateAndParseClaims(
-        await iam.issueUserToken({ permissions: [{ Resource: 'NAMESPACE:studio1-:LEADERBOARD', Action: 2 }] }),
+        await iam.issueUserToken({
+          permissions: [{ Resource: 'NAMESPACE:studio1-:LEADERBOARD', Action: 2 }],
+        }),
       )
-      const check = (ns: string) => client.validatePermission(claims, { resource: `NAMESPACE:${ns}:LEADERBOARD`, action: 2 })
+      const check = (ns: string) =>
+        client.validatePermission(claims, { resource: `NAMESPACE:${ns}:LEADERBOARD`, action: 2 })
       const before = iam.requestCount('namespaceContext')
       assert.equal(await check('mygame'), true)
       assert.equal(await check('mygame'), true)
@@ -345,10 +419,15 @@ describe('IamClient against the emulator', () => {
 
     it('reports a role fetch refused with 403 as ERR_IAM_CLIENT_FORBIDDEN, not a silent deny', async () => {
       const weak = await iam.createClient({ namespace: 'sample-publisher', permissions: [] })
-      const c = track(await startedClientFor(iam, { clientId: weak.clientId, clientSecret: weak.clientSecret }))
+      const c = track(
+        await startedClientFor(iam, { clientId: weak.clientId, clientSecret: weak.clientSecret }),
+      )
       const roleId = await iam.createRole({ permissions: [{ resource: 'X', action: 2 }] })
       const claims = await c.validateAndParseClaims(await iam.issueUserToken({ roles: [roleId] }))
-      assert.equal(await codeOf(c.validatePermission(claims, { resource: 'Y', action: 2 })), 'ERR_IAM_CLIENT_FORBIDDEN')
+      assert.equal(
+        await codeOf(c.validatePermission(claims, { resource: 'Y', action: 2 })),
+        'ERR_IAM_CLIENT_FORBIDDEN',
+      )
       await c.close()
     })
 
@@ -393,16 +472,27 @@ describe('IamClient against the emulator', () => {
     })
     it('validateScope throws ERR_IAM_INSUFFICIENT_SCOPE', async () => {
       client.validateScope(claims, 'commerce')
-      assert.equal(await codeOf(() => client.validateScope(claims, 'admin')), 'ERR_IAM_INSUFFICIENT_SCOPE')
+      assert.equal(
+        await codeOf(() => client.validateScope(claims, 'admin')),
+        'ERR_IAM_INSUFFICIENT_SCOPE',
+      )
     })
     it('validateAudience checks aud against the client baseUri', async () => {
-      const svc = await iam.createClient({ namespace: 'aud-ns', baseUri: 'https://game.example', permissions: [
-        { resource: 'ADMIN:NAMESPACE:*:CLIENT', action: 2 },
-      ] })
-      const c = track(await startedClientFor(iam, { clientId: svc.clientId, clientSecret: svc.clientSecret }))
-      const good = await c.validateAndParseClaims(await iam.issueUserToken({ namespace: 'aud-ns', aud: ['https://game.example'] }))
+      const svc = await iam.createClient({
+        namespace: 'aud-ns',
+        baseUri: 'https://game.example',
+        permissions: [{ resource: 'ADMIN:NAMESPACE:*:CLIENT', action: 2 }],
+      })
+      const c = track(
+        await startedClientFor(iam, { clientId: svc.clientId, clientSecret: svc.clientSecret }),
+      )
+      const good = await c.validateAndParseClaims(
+        await iam.issueUserToken({ namespace: 'aud-ns', aud: ['https://game.example'] }),
+      )
       await c.validateAudience(good)
-      const bad = await c.validateAndParseClaims(await iam.issueUserToken({ namespace: 'aud-ns', aud: 'https://other.example' }))
+      const bad = await c.validateAndParseClaims(
+        await iam.issueUserToken({ namespace: 'aud-ns', aud: 'https://other.example' }),
+      )
       assert.equal(await codeOf(c.validateAudience(bad)), 'ERR_IAM_INVALID_AUDIENCE')
       const none = await c.validateAndParseClaims(await iam.issueUserToken({ namespace: 'aud-ns' }))
       await c.validateAudience(none)
@@ -415,7 +505,10 @@ describe('IamClient against the emulator', () => {
       const before = iam.requestCount('clientInfo')
       await client.getClientInformation('sample-publisher', iam.clientId)
       assert.equal(iam.requestCount('clientInfo'), before)
-      assert.equal(await codeOf(client.getClientInformation(NS, 'no-such-client')), 'ERR_IAM_NOT_FOUND')
+      assert.equal(
+        await codeOf(client.getClientInformation(NS, 'no-such-client')),
+        'ERR_IAM_NOT_FOUND',
+      )
     })
     it('delegateToken returns a cached extend token carrying extend_namespace', async () => {
       const before = iam.requestCount('token')
@@ -437,7 +530,10 @@ describe('IamClient against the emulator', () => {
       const roleId = await iam.createRole({ permissions: [{ resource: 'FAULTY', action: 2 }] })
       iam.setFault('role', { status: 503, times: 2 })
       const perms = await client.getRolePermissions(roleId)
-      assert.deepEqual(perms.map((p) => p.resource), ['FAULTY'])
+      assert.deepEqual(
+        perms.map((p) => p.resource),
+        ['FAULTY'],
+      )
       iam.setFault('role', null)
     })
 
@@ -468,7 +564,12 @@ describe('IamClient against the emulator', () => {
     })
 
     it('keeps serving a stale JWKS and revocation list while the IAM is down, and health says so', async () => {
-      const c = track(await startedClientFor(iam, { jwksRefreshIntervalMs: 50, revocationListRefreshIntervalMs: 50 }))
+      const c = track(
+        await startedClientFor(iam, {
+          jwksRefreshIntervalMs: 50,
+          revocationListRefreshIntervalMs: 50,
+        }),
+      )
       const token = await iam.issueUserToken({})
       iam.setFault('jwks', { status: 500 })
       iam.setFault('revocationList', { status: 500 })

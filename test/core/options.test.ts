@@ -5,7 +5,10 @@ import { IamClient, optionsFromEnv, resolveClientOptions } from '../../src/index
 const base = { baseUrl: 'http://127.0.0.1:4300/iam', clientId: 'id', clientSecret: 'secret' }
 
 function typeErrorNaming(fn: () => unknown, option: string): void {
-  assert.throws(fn, (error: unknown) => error instanceof TypeError && error.message.includes(`"${option}"`))
+  assert.throws(
+    fn,
+    (error: unknown) => error instanceof TypeError && error.message.includes(`"${option}"`),
+  )
 }
 
 describe('client options', () => {
@@ -22,7 +25,12 @@ describe('client options', () => {
   })
 
   it('accepts short intervals and a zero tolerance', () => {
-    const o = resolveClientOptions({ ...base, jwksRefreshIntervalMs: 100, clockToleranceMs: 0, rolesCacheTtlMs: 150 })
+    const o = resolveClientOptions({
+      ...base,
+      jwksRefreshIntervalMs: 100,
+      clockToleranceMs: 0,
+      rolesCacheTtlMs: 150,
+    })
     assert.equal(o.jwksRefreshIntervalMs, 100)
     assert.equal(o.clockToleranceMs, 0)
   })
@@ -52,7 +60,10 @@ describe('client options', () => {
   }
 
   it('strips a trailing slash from baseUrl', () => {
-    assert.equal(resolveClientOptions({ ...base, baseUrl: 'https://iam.example/iam/' }).baseUrl, 'https://iam.example/iam')
+    assert.equal(
+      resolveClientOptions({ ...base, baseUrl: 'https://iam.example/iam/' }).baseUrl,
+      'https://iam.example/iam',
+    )
   })
 })
 
