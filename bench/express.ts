@@ -15,8 +15,8 @@ import { fileURLToPath } from 'node:url'
 
 import autocannon from 'autocannon'
 
-const ROUNDS = 5
-const ROUND_SECONDS = 2.5
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
+const ROUND_SECONDS = Number(process.env.BENCH_ROUND_SECONDS ?? 2.5)
 const WARMUP_SECONDS = 1
 const CONNECTIONS = 32
 
@@ -74,6 +74,7 @@ async function serve(): Promise<void> {
     url,
     headers: {
       unprotected: {},
+      unprotectedSameHeaders: { authorization: `Bearer ${direct}` },
       direct: { authorization: `Bearer ${direct}` },
       role: { authorization: `Bearer ${role}` },
       cookie: { cookie: `access_token=${direct}`, referer: 'http://bench.example.com/app/page' },
@@ -86,6 +87,7 @@ async function serve(): Promise<void> {
 
 const PATHS: Record<string, string> = {
   unprotected: '/open',
+  unprotectedSameHeaders: '/open',
   direct: '/protected',
   role: '/protected',
   cookie: '/csrf',

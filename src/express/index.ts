@@ -22,7 +22,7 @@
  * ```
  * @packageDocumentation
  */
-import type { Application, ErrorRequestHandler, Request, RequestHandler, Response } from 'express'
+import type { Application, ErrorRequestHandler, Request, RequestHandler } from 'express'
 
 import type { IamClient } from '../core/client.js'
 import { IamError, isIamError } from '../core/errors.js'
@@ -36,7 +36,7 @@ import type { ResolvedHttpProtectionOptions } from '../core/http/options.js'
 import { toHttpErrorResponse } from '../core/http/response.js'
 import { computeCorsHeaders, parseRouteCors } from '../core/http/cors.js'
 import type { CorsHeaderValue } from '../core/http/cors.js'
-import { applyCors, corsRequestInfo, toHttpRequest } from './translate.js'
+import { applyCors, corsRequestInfo, onHeaders, toHttpRequest } from './translate.js'
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -220,19 +220,6 @@ export class IAM {
   async close(): Promise<void> {
     await this.#protection?.close()
   }
-}
-
-/** Runs `fn` just before the response's headers are written. */
-function onHeaders(res: Response, fn: () => void): void {
-  const writeHead = res.writeHead
-  let done = false
-  res.writeHead = function (this: Response, ...args: unknown[]) {
-    if (!done) {
-      done = true
-      fn()
-    }
-    return (writeHead as (...a: unknown[]) => Response).apply(this, args)
-  } as Response['writeHead']
 }
 
 /**

@@ -51,3 +51,16 @@ export function applyCors(res: Response, cors: CorsHeaders, override: boolean): 
     res.setHeader('Vary', mergeVary(typeof existing === 'string' ? existing : undefined, cors.vary))
   }
 }
+
+/** Runs `fn` just before the response's headers are written. */
+export function onHeaders(res: Response, fn: () => void): void {
+  const writeHead = res.writeHead
+  let done = false
+  res.writeHead = function (this: Response, ...args: unknown[]) {
+    if (!done) {
+      done = true
+      fn()
+    }
+    return (writeHead as (...a: unknown[]) => Response).apply(this, args)
+  } as Response['writeHead']
+}

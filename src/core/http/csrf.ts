@@ -130,6 +130,27 @@ function matches(
   return !(options.strictReferer && checkPath) || isPathPrefix(uri.path, source.path)
 }
 
+/** Parsed redirect URI lists, by their text (a few clients per service: a small bounded memo). */
+const redirectMemo = new Map<string, readonly ParsedOrigin[] | undefined>()
+
+/** The parsed redirect URIs of a client; `undefined` when none is registered. */
+function redirectOrigins(redirectUri: string): readonly ParsedOrigin[] | undefined {
+  let allowed = redirectMemo.get(redirectUri)
+  if (allowed === undefined && !redirectMemo.has(redirectUri)) {
+    const uris = redirectUri
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x !== '')
+    allowed =
+      uris.length === 0
+        ? undefined
+        : Object.freeze(uris.map(parse).filter((x): x is ParsedOrigin => x !== undefined))
+    if (redirectMemo.size >= 256) redirectMemo.clear()
+    redirectMemo.set(redirectUri, allowed)
+  }
+  return allowed
+}
+
 /**
  * Validates the `Referer` and `Origin` of a cookie-token request against the client's redirect
  * URIs. Returns `undefined` when the request passes, else why it failed.
@@ -175,14 +196,10 @@ export function checkCsrf(input: CsrfInput, options: CsrfOptions): CsrfFailure |
       return `${kind}-namespace-subdomain`
     }
   }
-  const uris = input.redirectUri
-    .split(',')
-    .map((x) => x.trim())
-    .filter((x) => x !== '')
-  if (uris.length === 0) return undefined
+  const allowed = redirectOrigins(input.redirectUri)
+  if (allowed === undefined) return undefined
   if (unparsable !== undefined) return unparsable
   if (parsed.length === 0) return 'no-referer-or-origin'
-  const allowed = uris.map(parse).filter((x): x is ParsedOrigin => x !== undefined)
   for (const { kind, url } of parsed) {
     if (!allowed.some((uri) => matches(url, uri, options, kind === 'referer'))) {
       return `${kind}-not-allowed`

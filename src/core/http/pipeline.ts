@@ -121,23 +121,11 @@ function requestValue(value: unknown): string {
  * function's values, then route parameters for placeholders still without a value. Substitution
  * is one pass, so a value is never scanned for placeholders again.
  */
-async function resolvePermission<Req>(
-  guard: RouteGuard<Req>,
+function resolvePermission(
+  permission: { readonly resource: string; readonly action: number },
+  values: Record<string, string>,
   request: HttpRequest,
-  frameworkRequest: Req,
-): Promise<{ resource: string; action: number; values: Record<string, string> }> {
-  const permission = guard.permission as { resource: string; action: number }
-  const values: Record<string, string> = Object.create(null)
-  if (typeof guard.resources === 'function') {
-    const dynamic = await guard.resources(frameworkRequest)
-    if (dynamic !== null && typeof dynamic === 'object') {
-      for (const [key, value] of Object.entries(dynamic)) {
-        if (value !== undefined) values[key] = requestValue(value)
-      }
-    }
-  } else if (guard.resources !== undefined) {
-    Object.assign(values, guard.resources)
-  }
+): { resource: string; action: number; values: Record<string, string> } {
   const resource = permission.resource.replace(PLACEHOLDER_RE, (placeholder) => {
     const known = values[placeholder]
     if (known !== undefined) return known
@@ -147,6 +135,23 @@ async function resolvePermission<Req>(
     return values[placeholder]
   })
   return { resource, action: permission.action, values }
+}
+
+/** The values of a resources function, each checked like a route parameter. */
+async function dynamicValues<Req>(
+  resources: (
+    req: Req,
+  ) => Readonly<Record<string, unknown>> | Promise<Readonly<Record<string, unknown>>>,
+  frameworkRequest: Req,
+): Promise<Record<string, string>> {
+  const values: Record<string, string> = Object.create(null)
+  const dynamic = await resources(frameworkRequest)
+  if (dynamic !== null && typeof dynamic === 'object') {
+    for (const [key, value] of Object.entries(dynamic)) {
+      if (value !== undefined) values[key] = requestValue(value)
+    }
+  }
+  return values
 }
 
 /** CSRF check of a cookie-token request; throws `ERR_IAM_INVALID_REFERER` (401 / 20023). */
@@ -226,7 +231,11 @@ export async function authorizeRequest<Req>(
     }
   }
   if (guard.permission !== undefined) {
-    const { resource, action, values } = await resolvePermission(guard, request, frameworkRequest)
+    const given =
+      typeof guard.resources === 'function'
+        ? await dynamicValues(guard.resources, frameworkRequest)
+        : Object.assign(Object.create(null) as Record<string, string>, guard.resources)
+    const { resource, action, values } = resolvePermission(guard.permission, given, request)
     const allowed = await client.validatePermission(claims, { resource, action }, values)
     if (!allowed) throw forbidden()
   }

@@ -97,7 +97,9 @@ export class HttpProtection {
     this.#ownsClient = ownsClient
     this.readiness = new Readiness(clientStarter(client), { timeoutMs: options.readyTimeoutMs })
     if (options.cors !== undefined && corsAllowsAnyCredentialedOrigin(options.cors)) {
-      ;(logger?.warn ?? ((m: string) => console.warn(`[iam-node-sdk] ${m}`)))(CORS_WARNING)
+      // A given logger decides (a missing method stays silent); without one, the console.
+      if (logger === undefined) console.warn(`[iam-node-sdk] ${CORS_WARNING}`)
+      else logger.warn?.(CORS_WARNING)
     }
   }
 

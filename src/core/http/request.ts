@@ -63,16 +63,65 @@ function flatten(value: string | string[] | undefined | null): string | undefine
   return Array.isArray(value) ? value.join(', ') : String(value)
 }
 
+const EMPTY: Readonly<Record<string, string>> = Object.freeze(Object.create(null))
+
 function stringRecord(
   input: Readonly<Record<string, unknown>> | undefined,
 ): Record<string, string> {
-  const out: Record<string, string> = Object.create(null)
-  if (input === undefined || input === null || typeof input !== 'object') return out
-  for (const [key, value] of Object.entries(input)) {
-    // Only string values count: a parsed-cookie middleware may hold JSON cookies as objects.
-    if (typeof value === 'string') out[key] = value
+  if (input === undefined || input === null || typeof input !== 'object') return EMPTY
+  let out: Record<string, string> | undefined
+  for (const key in input) {
+    const value = input[key]
+    // Only own string values count: a parsed-cookie middleware may hold JSON cookies as objects.
+    if (typeof value !== 'string' || !Object.hasOwn(input, key)) continue
+    out ??= Object.create(null) as Record<string, string>
+    out[key] = value
   }
-  return out
+  return out ?? EMPTY
+}
+
+type HeaderGetter = (name: string) => string | undefined
+
+/** The neutral request; a class so that building one per request is cheap. */
+class NeutralRequest implements HttpRequest {
+  readonly method: string
+  readonly params: Readonly<Record<string, string | undefined>>
+  readonly header: HeaderGetter
+  #cookies: Record<string, string | undefined> | undefined
+  readonly #init: HttpRequestInit
+
+  constructor(init: HttpRequestInit) {
+    this.#init = init
+    this.method = init.method.toUpperCase()
+    this.params = stringRecord(init.params)
+    const source = init.headers
+    this.header =
+      typeof source === 'function'
+        ? (name) => flatten(source(name.toLowerCase()))
+        : (name) => flatten(source[name.toLowerCase()])
+  }
+
+  get cookies(): Readonly<Record<string, string | undefined>> {
+    if (this.#cookies === undefined) {
+      const given = this.#init.cookies
+      this.#cookies =
+        given === undefined ? parseCookieHeader(this.header('cookie')) : stringRecord(given)
+    }
+    return this.#cookies
+  }
+
+  get host(): string | undefined {
+    const host = this.#init.host
+    return (typeof host === 'function' ? host() : host) ?? this.header('host')
+  }
+
+  get origin(): string | undefined {
+    return this.header('origin')
+  }
+
+  get referer(): string | undefined {
+    return this.header('referer')
+  }
 }
 
 /**
@@ -88,35 +137,7 @@ function stringRecord(
  * ```
  */
 export function createHttpRequest(init: HttpRequestInit): HttpRequest {
-  const source = init.headers
-  const header =
-    typeof source === 'function'
-      ? (name: string) => flatten(source(name.toLowerCase()))
-      : (name: string) => flatten(source[name.toLowerCase()])
-  let cookies: Record<string, string | undefined> | undefined
-  const params = stringRecord(init.params)
-  return {
-    method: init.method.toUpperCase(),
-    header,
-    get cookies() {
-      if (cookies === undefined) {
-        const given = init.cookies === undefined ? undefined : stringRecord(init.cookies)
-        cookies = given ?? parseCookieHeader(header('cookie'))
-      }
-      return cookies
-    },
-    get host() {
-      const host = typeof init.host === 'function' ? init.host() : init.host
-      return host ?? header('host')
-    },
-    get origin() {
-      return header('origin')
-    },
-    get referer() {
-      return header('referer')
-    },
-    params,
-  }
+  return new NeutralRequest(init)
 }
 
 /** Parses a `Cookie` header into a null-prototype record; never throws. */

@@ -22,7 +22,7 @@ export interface ExtractedToken {
 
 /** Longest token accepted; real IAM tokens are a few KB, and headers are capped around 16 KB. */
 const MAX_TOKEN_LENGTH = 16_384
-/** JWS compact serialization: three base64url parts. */
+/** JWS compact serialization: three base64url parts (a regex beats a char loop here). */
 const JWS_RE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/
 
 function malformed(where: string): IamError {
@@ -58,15 +58,30 @@ export function extractToken(
 ): ExtractedToken {
   for (const location of options.tokenLocations) {
     if (location === 'headers') {
-      const value = request.header(options.tokenHeaderName)?.trim()
-      if (value === undefined || value === '') continue
-      const parts = value.split(/\s+/)
+      const raw = request.header(options.tokenHeaderName)
+      if (raw === undefined) continue
       const where = `${options.tokenHeaderName} header`
-      if (options.tokenHeaderType === '') {
+      const type = options.tokenHeaderType
+      // Fast path: exactly "<type> <token>" (the shape check rejects any whitespace in the token).
+      if (
+        type !== '' &&
+        raw.length > type.length + 1 &&
+        raw.charCodeAt(type.length) === 32 &&
+        raw.slice(0, type.length).toLowerCase() === type.toLowerCase() &&
+        raw.charCodeAt(type.length + 1) !== 32
+      ) {
+        const token = raw.slice(type.length + 1)
+        if (token.length <= MAX_TOKEN_LENGTH && JWS_RE.test(token))
+          return { token, location: 'header' }
+      }
+      const value = raw.trim()
+      if (value === '') continue
+      const parts = value.split(/\s+/)
+      if (type === '') {
         if (parts.length !== 1) throw malformed(where)
         return { token: checkShape(parts[0] as string, where), location: 'header' }
       }
-      if (parts.length !== 2 || parts[0]?.toLowerCase() !== options.tokenHeaderType.toLowerCase()) {
+      if (parts.length !== 2 || parts[0]?.toLowerCase() !== type.toLowerCase()) {
         throw malformed(where)
       }
       return { token: checkShape(parts[1] as string, where), location: 'header' }
