@@ -4,9 +4,11 @@
  * the same process, because the machines are shared and absolute times are noise.
  */
 import { benchCore } from './core.js'
+import { benchExpress } from './express.js'
 
 const suites: Record<string, () => Promise<unknown>> = {
   core: benchCore,
+  express: benchExpress,
 }
 const wanted = process.argv.slice(2)
 for (const [name, run] of Object.entries(suites)) {

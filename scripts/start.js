@@ -1,15 +1,6 @@
 // `npm start`: the IAM emulator (demo config) on :4300 and the Express example on :3000.
 // Prints the URLs and curl lines with tokens for an allowed and a denied user; Ctrl-C stops both.
-// Uses the built package (dist/): it runs `npm run build` first when dist/ is missing.
-import { spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
-
-const root = new URL('..', import.meta.url)
-if (!existsSync(new URL('dist/express/index.js', root))) {
-  console.log('dist/ is missing: building first (npm run build)')
-  const built = spawnSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' })
-  if (built.status !== 0) process.exit(built.status ?? 1)
-}
+// Uses the built package (dist/), which `npm start` builds first (the prestart script).
 
 const { startEmulator } = await import('iam-node-sdk/emulator')
 const { startExample } = await import('../examples/express/server.js')
@@ -32,8 +23,17 @@ const allowed = await emulator.issueUserToken({
 const denied = await emulator.issueUserToken({ sub: 'other-userid', namespace: 'sample-namespace' })
 
 console.log(`
-IAM emulator   ${emulator.url}   (base URL ${emulator.baseUrl}, client ${emulator.clientId})
+IAM emulator   ${emulator.url}
+  IAM base URL     ${emulator.baseUrl}
+  Basic base URL   ${emulator.basicBaseUrl}
+  Client ID        ${emulator.clientId}
+  Client secret    ${emulator.clientSecret}
+  Users            sample-user / sample-password (allowed), other-user / other-password (denied)
+
 Example app    ${example.url}    open it, pick a user, sign in, call the endpoints
+
+Get a user token from the emulator (password grant):
+  curl -s -u ${emulator.clientId}:${emulator.clientSecret} -d grant_type=password -d username=sample-user -d password=sample-password ${emulator.baseUrl}/v3/oauth/token
 
 Allowed user (sample-userid), expect 200 "You have authorized access!":
   curl -i -H "Authorization: Bearer ${allowed}" ${example.url}/protected

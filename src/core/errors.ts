@@ -34,6 +34,8 @@ export type IamErrorCode =
   | 'ERR_IAM_BAD_RESPONSE'
   | 'ERR_IAM_NOT_READY'
   | 'ERR_IAM_CLOSED'
+  // Anything else that went wrong inside the SDK
+  | 'ERR_IAM_INTERNAL'
 
 /** How each code is answered over HTTP by the framework adapters. */
 export interface IamErrorHttpMapping {
@@ -90,6 +92,7 @@ export const IAM_ERROR_HTTP: Readonly<Record<IamErrorCode, IamErrorHttpMapping>>
   ERR_IAM_BAD_RESPONSE: INTERNAL,
   ERR_IAM_NOT_READY: { status: 503, errorCode: 20000, message: 'internal server error' },
   ERR_IAM_CLOSED: INTERNAL,
+  ERR_IAM_INTERNAL: INTERNAL,
 })
 
 /** Options of the {@link IamError} constructor. */

@@ -267,7 +267,7 @@ export const tokenRequired = permissionRequired
 
 /** An unexpected failure inside the SDK: answered 500 / 20000, the cause kept for logs. */
 function wrapUnexpected(error: unknown): IamError {
-  return new IamError('ERR_IAM_BAD_RESPONSE', 'unexpected error', { cause: error, status: 500 })
+  return new IamError('ERR_IAM_INTERNAL', 'unexpected error', { cause: error })
 }
 
 /** Options of {@link corsOptions}. */

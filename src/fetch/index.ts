@@ -30,7 +30,13 @@ import { HttpProtection } from '../core/http/protection.js'
 import type { IamProtectionOptions } from '../core/http/protection.js'
 import type { IamRequestContext } from '../core/http/request.js'
 import type { RequiredPermission } from '../core/types.js'
-import { applyCors, errorResponse, preflightResponse, toHttpRequest } from './translate.js'
+import {
+  applyCors,
+  errorResponse,
+  isUnanswered,
+  preflightResponse,
+  toHttpRequest,
+} from './translate.js'
 
 export type { IamRequestContext, TokenSource } from '../core/http/request.js'
 export type { HttpProtectionOptions, TokenLocation } from '../core/http/options.js'
@@ -95,6 +101,13 @@ export interface FetchIam {
    * Wraps a handler: checks the request, puts the context on `request.iam`, applies app-wide
    * CORS and answers its preflight. Other arguments are passed through.
    */
+  protect<Args extends unknown[]>(
+    handler: (request: IamRequest, ...args: Args) => Response | Promise<Response>,
+    permission?: RequiredPermission | null,
+    resources?: PermissionResources<Request> | null,
+    options?: ProtectOptions<Args>,
+  ): (request: Request, ...args: Args) => Promise<Response>
+  // Otherwise `params` types the other arguments (a handler may leave them out).
   protect<
     Args extends unknown[],
     Handler extends (request: IamRequest, ...args: Args) => Response | Promise<Response>,
@@ -103,13 +116,6 @@ export interface FetchIam {
     permission: RequiredPermission | null | undefined,
     resources: PermissionResources<Request> | null | undefined,
     options: ProtectOptions<Args> & Required<Pick<ProtectOptions<Args>, 'params'>>,
-  ): (request: Request, ...args: Args) => Promise<Response>
-  // With `params`, its arguments type the others; without, the handler's do.
-  protect<Args extends unknown[]>(
-    handler: (request: IamRequest, ...args: Args) => Response | Promise<Response>,
-    permission?: RequiredPermission | null,
-    resources?: PermissionResources<Request> | null,
-    options?: ProtectOptions<Args>,
   ): (request: Request, ...args: Args) => Promise<Response>
   /**
    * Wraps a handler with CORS (Flask's `cors_options`): app-wide values, overridden by `headers`;
@@ -216,9 +222,17 @@ export function createIam(options: IamFetchOptions = {}): FetchIam {
       return async (request, ...args) => {
         const cors = corsOf(request, route, opts.methods)
         if (cors === undefined) return handler(request, ...args)
-        if (preflight && request.method === 'OPTIONS') return preflightResponse(cors)
+        const isPreflight = preflight && request.method === 'OPTIONS'
+        if (isPreflight && route !== undefined) return preflightResponse(cors)
+        const response = await handler(request, ...args)
+        // App-wide only (e.g. around a whole router): a route's own OPTIONS answer wins; a CORS
+        // preflight nothing answers (404, 405) is answered here, as Express does automatically.
+        if (isPreflight && isUnanswered(request, response)) {
+          await response.body?.cancel()
+          return preflightResponse(cors)
+        }
         // Per-route values override whatever is below (app-wide values of an inner protect).
-        return applyCors(await handler(request, ...args), cors, route !== undefined)
+        return applyCors(response, cors, route !== undefined)
       }
     },
     close: () => protection.close(),

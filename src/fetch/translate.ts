@@ -40,6 +40,12 @@ export function errorResponse(error: unknown): Response {
   })
 }
 
+/** True for a CORS preflight the application did not answer (no route: 404, 405). */
+export function isUnanswered(request: Request, response: Response): boolean {
+  const preflight = request.headers.has('access-control-request-method')
+  return preflight && (response.status === 404 || response.status === 405)
+}
+
 /** The answer to a preflight: 200, empty body, the CORS headers. */
 export function preflightResponse(cors: CorsHeaders): Response {
   return applyCors(new Response(null, { status: 200 }), cors, true)

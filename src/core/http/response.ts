@@ -53,8 +53,8 @@ export function toHttpErrorResponse(error: unknown, realm = DEFAULT_REALM): Http
       status: 500,
       headers: {},
       body: {
-        errorCode: IAM_ERROR_HTTP.ERR_IAM_BAD_RESPONSE.errorCode,
-        errorMessage: `${IAM_ERROR_HTTP.ERR_IAM_BAD_RESPONSE.message}: unexpected error`,
+        errorCode: IAM_ERROR_HTTP.ERR_IAM_INTERNAL.errorCode,
+        errorMessage: `${IAM_ERROR_HTTP.ERR_IAM_INTERNAL.message}: unexpected error`,
       },
     }
   }
