@@ -9,6 +9,7 @@ import { benchExpress } from './express.js'
 const suites: Record<string, () => Promise<unknown>> = {
   core: benchCore,
   express: benchExpress,
+  frameworks: async () => (await import('./frameworks.js')).benchFrameworks(),
 }
 const wanted = process.argv.slice(2)
 for (const [name, run] of Object.entries(suites)) {

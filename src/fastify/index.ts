@@ -78,7 +78,15 @@ export interface IamFastifyOptions extends IamProtectionOptions {
   awaitReady?: boolean
 }
 
-/** What the plugin decorates the instance with: `app.iam`. */
+/**
+ * What the plugin decorates the instance with: `app.iam`.
+ *
+ * @example
+ * ```ts
+ * await app.ready()
+ * const allowed = await app.iam.client.validatePermission(claims, { resource, action: 2 })
+ * ```
+ */
 export interface IamFastify {
   /** Settles when the client is started (token, JWKS, revocation list); rejects if it failed. */
   readonly ready: Promise<void>
@@ -88,7 +96,16 @@ export interface IamFastify {
   readonly options: ResolvedHttpProtectionOptions
 }
 
-/** A hook usable as a route's `onRequest` or `preHandler`. */
+/**
+ * A hook usable as a route's `onRequest` or `preHandler` (and, for `corsOptions`, as the handler
+ * of an `OPTIONS` route).
+ *
+ * @example
+ * ```ts
+ * const hooks: IamHook[] = [permissionRequired({ action: 2, resource: 'NAMESPACE:{namespace}' })]
+ * app.get('/ns/:namespace', { preHandler: hooks }, handler)
+ * ```
+ */
 export type IamHook = (
   this: FastifyInstance,
   request: FastifyRequest,
@@ -120,6 +137,8 @@ const plugin: FastifyPluginAsync<IamFastifyOptions> = async (app, options) => {
   const { awaitReady = true, ...rest } = options
   if (typeof awaitReady !== 'boolean')
     throw new TypeError('IAM option awaitReady must be a boolean')
+  // Checked before the client starts, so that a second registration leaves nothing running.
+  if (app.hasDecorator('iam')) throw new Error('iamPlugin is already registered on this instance')
   const protection = HttpProtection.create({ options: rest, env: process.env })
   app.decorate('iam', new FastifyIam(protection))
   app.decorateRequest('iam', undefined)
@@ -193,7 +212,7 @@ export function permissionRequired(
       const refusal = withHeaders(
         isIamError(error)
           ? error
-          : new IamError('ERR_IAM_BAD_RESPONSE', 'unexpected error', { cause: error, status: 500 }),
+          : new IamError('ERR_IAM_INTERNAL', 'unexpected error', { cause: error }),
       )
       refused.set(request, refusal)
       throw refusal
@@ -201,7 +220,14 @@ export function permissionRequired(
   }
 }
 
-/** The seed's name for {@link permissionRequired}. */
+/**
+ * The seed's name for {@link permissionRequired}.
+ *
+ * @example
+ * ```ts
+ * app.get('/me', { preHandler: tokenRequired() }, async (request) => request.iam?.claims.sub)
+ * ```
+ */
 export const tokenRequired = permissionRequired
 
 /** Options of {@link corsOptions}. */

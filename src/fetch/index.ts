@@ -53,16 +53,42 @@ export interface IamFetchOptions extends IamProtectionOptions {
 /** Route parameters, for placeholders such as `{userId}`. */
 export type RouteParams = Readonly<Record<string, string | undefined>>
 
-/** A request that passed {@link FetchIam.protect}: the validated context is `request.iam`. */
+/**
+ * A request that passed {@link FetchIam.protect}: the validated context is `request.iam`.
+ *
+ * @example
+ * ```ts
+ * const GET = iam.protect((request: IamRequest) => Response.json(request.iam.claims.sub))
+ * ```
+ */
 export type IamRequest = Request & { readonly iam: IamRequestContext }
 
-/** The check of {@link FetchIam.permissionRequired}: the validated context or the error `Response`. */
+/**
+ * The check of {@link FetchIam.permissionRequired}: the validated context or the error `Response`.
+ *
+ * @example
+ * ```ts
+ * const check: IamCheck = iam.permissionRequired({ action: 2, resource: 'NAMESPACE:{namespace}' })
+ * const result = await check(request, { namespace: 'my-namespace' })
+ * if (result instanceof Response) return result
+ * ```
+ */
 export type IamCheck = (
   request: Request,
   params?: RouteParams,
 ) => Promise<IamRequestContext | Response>
 
-/** Options of {@link FetchIam.protect}. */
+/**
+ * Options of {@link FetchIam.protect}.
+ *
+ * @example
+ * ```ts
+ * iam.protect(handler, permission, undefined, {
+ *   params: (_request, { params }: { params: Promise<{ userId: string }> }) => params,
+ *   csrfProtect: true,
+ * })
+ * ```
+ */
 export interface ProtectOptions<Args extends unknown[]> extends RouteProtectionOptions {
   /** Route parameters of the request, from the handler's other arguments (a router's match). */
   params?: (request: Request, ...args: Args) => RouteParams | Promise<RouteParams>
@@ -70,7 +96,14 @@ export interface ProtectOptions<Args extends unknown[]> extends RouteProtectionO
   methods?: readonly string[]
 }
 
-/** Options of {@link FetchIam.cors}. */
+/**
+ * Options of {@link FetchIam.cors}.
+ *
+ * @example
+ * ```ts
+ * iam.cors(handler, { 'Access-Control-Allow-Headers': ['Device-Id'] }, { methods: ['GET'] })
+ * ```
+ */
 export interface CorsWrapOptions {
   /** Answer `OPTIONS` requests (200, empty body) without calling the handler. Default true. */
   preflight?: boolean
@@ -150,6 +183,7 @@ export function createIam(options: IamFetchOptions = {}): FetchIam {
     env: env ?? (globalThis as { process?: { env?: Record<string, string> } }).process?.env,
   })
   const corsOf = (request: Request, route?: CorsPolicy, methods?: readonly string[]) => {
+    if (route === undefined && protection.options.cors === undefined) return undefined
     const header = (name: string) => request.headers.get(name) ?? undefined
     const info = {
       origin: header('origin'),
@@ -165,19 +199,19 @@ export function createIam(options: IamFetchOptions = {}): FetchIam {
     guard: RouteGuard<Request>,
     request: Request,
     params: RouteParams | (() => RouteParams | Promise<RouteParams>) | undefined,
-    cors: CorsHeaders | undefined,
+    cors: () => CorsHeaders | undefined,
   ): Promise<{ context: IamRequestContext } | { refusal: Response }> => {
     try {
       const given = typeof params === 'function' ? await params() : params
       return { context: await protection.authorize(guard, toHttpRequest(request, given), request) }
     } catch (error) {
-      return { refusal: applyCors(errorResponse(error), cors, false) }
+      return { refusal: applyCors(errorResponse(error), cors(), false) }
     }
   }
   const permissionRequired: FetchIam['permissionRequired'] = (permission, resources, opts) => {
     const guard = createRouteGuard<Request>(permission, resources, opts)
     return async (request, params) => {
-      const result = await authorize(guard, request, params, corsOf(request))
+      const result = await authorize(guard, request, params, () => corsOf(request))
       return 'context' in result ? result.context : result.refusal
     }
   }
@@ -208,7 +242,7 @@ export function createIam(options: IamFetchOptions = {}): FetchIam {
         const cors = corsOf(request, undefined, methods)
         if (cors !== undefined && request.method === 'OPTIONS') return preflightResponse(cors)
         const found = params && (() => params(request, ...args))
-        const result = await authorize(guard, request, found, cors)
+        const result = await authorize(guard, request, found, () => cors)
         if (!('context' in result)) return result.refusal
         Object.defineProperty(request, 'iam', { value: result.context, configurable: true })
         return applyCors(await handler(request as IamRequest, ...args), cors, false)
