@@ -8,17 +8,15 @@
  * not share its event loop. Run with `npm run bench -- express` or
  * `node --import tsx bench/express.ts`. Bounded: about 70 s.
  */
-import { spawn } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 
-import autocannon from 'autocannon'
+import { HTTP_CONNECTIONS as CONNECTIONS, interleavedRounds, withServerProcess } from './measure.js'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
 const ROUND_SECONDS = Number(process.env.BENCH_ROUND_SECONDS ?? 2.5)
 const WARMUP_SECONDS = 1
-const CONNECTIONS = 32
 
 interface ServerInfo {
   url: string
@@ -93,72 +91,41 @@ const PATHS: Record<string, string> = {
   cookie: '/csrf',
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)] as number
-}
-
-async function load(url: string, headers: Record<string, string>, seconds: number) {
-  const result = await autocannon({ url, headers, connections: CONNECTIONS, duration: seconds })
-  if (result.non2xx > 0 || result.errors > 0) {
-    throw new Error(`${url}: ${result.non2xx} non-2xx answers, ${result.errors} errors`)
-  }
-  return { rps: result.requests.average, p99: result.latency.p99 }
-}
-
 /** Runs the benchmark and prints a table; returns the figures. */
 export async function benchExpress(): Promise<
   Record<string, { rps: number; ratio: number; p99Ms: number }>
 > {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve'],
-    {
-      stdio: ['pipe', 'pipe', 'inherit'],
-    },
-  )
-  try {
-    const info = await new Promise<ServerInfo>((resolve, reject) => {
-      let buffer = ''
-      child.stdout.on('data', (chunk: Buffer) => {
-        buffer += chunk.toString('utf8')
-        const line = buffer.split('\n')[0]
-        if (buffer.includes('\n') && line) resolve(JSON.parse(line) as ServerInfo)
-      })
-      child.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)))
+  return withServerProcess<
+    ServerInfo,
+    Record<string, { rps: number; ratio: number; p99Ms: number }>
+  >(import.meta.url, async (info) => {
+    const cases = Object.keys(PATHS).map((name) => ({
+      name,
+      url: info.url + PATHS[name],
+      headers: info.headers[name] ?? {},
+    }))
+    const medians = await interleavedRounds(cases, {
+      rounds: ROUNDS,
+      roundSeconds: ROUND_SECONDS,
+      warmupSeconds: WARMUP_SECONDS,
     })
-    const cases = Object.keys(PATHS)
-    for (const name of cases)
-      await load(info.url + PATHS[name], info.headers[name] ?? {}, WARMUP_SECONDS)
-    const rps: Record<string, number[]> = {}
-    const p99: Record<string, number[]> = {}
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const name of cases) {
-        const r = await load(info.url + PATHS[name], info.headers[name] ?? {}, ROUND_SECONDS)
-        ;(rps[name] ??= []).push(r.rps)
-        ;(p99[name] ??= []).push(r.p99)
-      }
-    }
-    const base = median(rps.unprotected ?? [])
+    const base = medians.unprotected?.rps ?? NaN
     const out: Record<string, { rps: number; ratio: number; p99Ms: number }> = {}
     console.log(
       `\nExpress ${ROUNDS} rounds x ${ROUND_SECONDS}s, ${CONNECTIONS} connections (medians)`,
     )
     console.log('case          req/s     ratio   p99 ms')
-    for (const name of cases) {
-      const value = median(rps[name] ?? [])
-      out[name] = { rps: value, ratio: value / base, p99Ms: median(p99[name] ?? []) }
+    for (const { name } of cases) {
+      const { rps, p99Ms } = medians[name] as { rps: number; p99Ms: number }
+      out[name] = { rps, ratio: rps / base, p99Ms }
       console.log(
-        `${name.padEnd(12)} ${value.toFixed(0).padStart(7)}   ${(value / base).toFixed(2).padStart(5)}   ${out[name].p99Ms.toFixed(1).padStart(6)}`,
+        `${name.padEnd(12)} ${rps.toFixed(0).padStart(7)}   ${(rps / base).toFixed(2).padStart(5)}   ${p99Ms.toFixed(1).padStart(6)}`,
       )
     }
     mkdirSync('.bench-results', { recursive: true })
     writeFileSync('.bench-results/express.json', JSON.stringify(out, null, 2))
     return out
-  } finally {
-    child.stdin.end()
-    child.kill()
-  }
+  })
 }
 
 if (process.argv.includes('--serve')) await serve()

@@ -10,17 +10,15 @@
  * not share their event loop. Run with `npm run bench -- frameworks` or
  * `node --import tsx bench/frameworks.ts`. Bounded: about 75 s.
  */
-import { spawn } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import type { AddressInfo } from 'node:net'
 import { fileURLToPath } from 'node:url'
 
-import autocannon from 'autocannon'
+import { HTTP_CONNECTIONS as CONNECTIONS, interleavedRounds, withServerProcess } from './measure.js'
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
 const ROUND_SECONDS = Number(process.env.BENCH_ROUND_SECONDS ?? 2)
 const WARMUP_SECONDS = 1
-const CONNECTIONS = 32
 const FRAMEWORKS = ['express', 'fastify', 'hono'] as const
 type Framework = (typeof FRAMEWORKS)[number]
 
@@ -104,19 +102,6 @@ async function serve(): Promise<void> {
   process.stdin.on('end', () => process.exit(0))
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  return sorted[Math.floor(sorted.length / 2)] as number
-}
-
-async function load(url: string, headers: Record<string, string>, seconds: number) {
-  const result = await autocannon({ url, headers, connections: CONNECTIONS, duration: seconds })
-  if (result.non2xx > 0 || result.errors > 0) {
-    throw new Error(`${url}: ${result.non2xx} non-2xx answers, ${result.errors} errors`)
-  }
-  return { rps: result.requests.average, p99: result.latency.p99 }
-}
-
 /** One framework's figures: medians of the rounds. */
 export interface FrameworkFigures {
   openRps: number
@@ -129,64 +114,47 @@ export interface FrameworkFigures {
 
 /** Runs the benchmark and prints a table; returns the figures. */
 export async function benchFrameworks(): Promise<Record<Framework, FrameworkFigures>> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve'],
-    { stdio: ['pipe', 'pipe', 'inherit'] },
-  )
-  try {
-    const info = await new Promise<ServerInfo>((resolve, reject) => {
-      let buffer = ''
-      child.stdout.on('data', (chunk: Buffer) => {
-        buffer += chunk.toString('utf8')
-        const line = buffer.split('\n')[0]
-        if (buffer.includes('\n') && line) resolve(JSON.parse(line) as ServerInfo)
+  return withServerProcess<ServerInfo, Record<Framework, FrameworkFigures>>(
+    import.meta.url,
+    async (info) => {
+      // Both routes get the same request (the token too), so the ratio is the protection alone.
+      const headers = { authorization: `Bearer ${info.token}` }
+      const cases = FRAMEWORKS.flatMap((fw) => [
+        { name: `${fw}/open`, url: `${info.urls[fw]}/open`, headers },
+        { name: `${fw}/protected`, url: `${info.urls[fw]}/protected`, headers },
+      ])
+      const medians = await interleavedRounds(cases, {
+        rounds: ROUNDS,
+        roundSeconds: ROUND_SECONDS,
+        warmupSeconds: WARMUP_SECONDS,
       })
-      child.once('exit', (code) => reject(new Error(`bench server exited with ${code}`)))
-    })
-    // Both routes get the same request (the token too), so the ratio is the protection alone.
-    const headers = { authorization: `Bearer ${info.token}` }
-    const cases = FRAMEWORKS.flatMap((fw) => [
-      { fw, name: 'open', url: `${info.urls[fw]}/open`, headers },
-      { fw, name: 'protected', url: `${info.urls[fw]}/protected`, headers },
-    ])
-    for (const c of cases) await load(c.url, c.headers, WARMUP_SECONDS)
-    const rps: Record<string, number[]> = {}
-    const p99: Record<string, number[]> = {}
-    for (let round = 0; round < ROUNDS; round++) {
-      for (const c of cases) {
-        const r = await load(c.url, c.headers, ROUND_SECONDS)
-        ;(rps[`${c.fw}/${c.name}`] ??= []).push(r.rps)
-        ;(p99[`${c.fw}/${c.name}`] ??= []).push(r.p99)
-      }
-    }
-    const out = {} as Record<Framework, FrameworkFigures>
-    console.log(
-      `\nFrameworks: ${ROUNDS} rounds x ${ROUND_SECONDS}s, ${CONNECTIONS} connections (medians)`,
-    )
-    console.log('framework   open req/s   protected req/s   ratio   p99 open ms   p99 protected ms')
-    for (const fw of FRAMEWORKS) {
-      const openRps = median(rps[`${fw}/open`] ?? [])
-      const protectedRps = median(rps[`${fw}/protected`] ?? [])
-      out[fw] = {
-        openRps,
-        protectedRps,
-        ratio: protectedRps / openRps,
-        openP99Ms: median(p99[`${fw}/open`] ?? []),
-        protectedP99Ms: median(p99[`${fw}/protected`] ?? []),
-      }
-      const f = out[fw]
+      const out = {} as Record<Framework, FrameworkFigures>
       console.log(
-        `${fw.padEnd(9)} ${f.openRps.toFixed(0).padStart(12)} ${f.protectedRps.toFixed(0).padStart(17)}   ${f.ratio.toFixed(2).padStart(5)} ${f.openP99Ms.toFixed(1).padStart(13)} ${f.protectedP99Ms.toFixed(1).padStart(18)}`,
+        `\nFrameworks: ${ROUNDS} rounds x ${ROUND_SECONDS}s, ${CONNECTIONS} connections (medians)`,
       )
-    }
-    mkdirSync('.bench-results', { recursive: true })
-    writeFileSync('.bench-results/frameworks.json', JSON.stringify(out, null, 2))
-    return out
-  } finally {
-    child.stdin.end()
-    child.kill()
-  }
+      console.log(
+        'framework   open req/s   protected req/s   ratio   p99 open ms   p99 protected ms',
+      )
+      for (const fw of FRAMEWORKS) {
+        const open = medians[`${fw}/open`] as { rps: number; p99Ms: number }
+        const protectedRoute = medians[`${fw}/protected`] as { rps: number; p99Ms: number }
+        const f: FrameworkFigures = {
+          openRps: open.rps,
+          protectedRps: protectedRoute.rps,
+          ratio: protectedRoute.rps / open.rps,
+          openP99Ms: open.p99Ms,
+          protectedP99Ms: protectedRoute.p99Ms,
+        }
+        out[fw] = f
+        console.log(
+          `${fw.padEnd(9)} ${f.openRps.toFixed(0).padStart(12)} ${f.protectedRps.toFixed(0).padStart(17)}   ${f.ratio.toFixed(2).padStart(5)} ${f.openP99Ms.toFixed(1).padStart(13)} ${f.protectedP99Ms.toFixed(1).padStart(18)}`,
+        )
+      }
+      mkdirSync('.bench-results', { recursive: true })
+      writeFileSync('.bench-results/frameworks.json', JSON.stringify(out, null, 2))
+      return out
+    },
+  )
 }
 
 if (process.argv.includes('--serve')) await serve()
