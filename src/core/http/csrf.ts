@@ -66,6 +66,20 @@ function parse(text: string): ParsedOrigin | undefined {
   }
 }
 
+/** Parsed Referer/Origin values: browsers repeat the same few, and `new URL` is the costly part. */
+const sourceMemo = new Map<string, ParsedOrigin | undefined>()
+
+function parseSource(text: string): ParsedOrigin | undefined {
+  let parsed = sourceMemo.get(text)
+  if (parsed === undefined && !sourceMemo.has(text)) {
+    parsed = parse(text)
+    // Bounded: a client sending endless distinct values only empties it.
+    if (sourceMemo.size >= 1024) sourceMemo.clear()
+    sourceMemo.set(text, parsed === undefined ? undefined : Object.freeze(parsed))
+  }
+  return parsed
+}
+
 /** The host name of a `Host` header value (`name:port`, `[v6]:port`). */
 export function hostnameOf(host: string): string {
   const h = host.trim().toLowerCase()
@@ -177,7 +191,7 @@ export function checkCsrf(input: CsrfInput, options: CsrfOptions): CsrfFailure |
   const parsed: { kind: 'referer' | 'origin'; url: ParsedOrigin }[] = []
   let unparsable: CsrfFailure | undefined
   for (const { kind, value } of sources) {
-    const url = parse(value)
+    const url = parseSource(value)
     if (url === undefined) {
       // With the namespace rule on, a host that cannot be read fails it (as in the reference).
       if (options.subdomainValidationEnable) return `${kind}-namespace-subdomain`
