@@ -182,7 +182,14 @@ export function createIam(options: IamFetchOptions = {}): FetchIam {
     options: rest,
     env: env ?? (globalThis as { process?: { env?: Record<string, string> } }).process?.env,
   })
-  const corsOf = (request: Request, route?: CorsPolicy, methods?: readonly string[]) => {
+  // A route's CORS policy (from `cors()`), seen by a `protect` inside it, so that both apply the
+  // same merged values and a handler's own headers win, as in Express.
+  const routeCors = new WeakMap<Request, CorsPolicy>()
+  const corsOf = (
+    request: Request,
+    route: CorsPolicy | undefined = routeCors.get(request),
+    methods?: readonly string[],
+  ) => {
     if (route === undefined && protection.options.cors === undefined) return undefined
     const header = (name: string) => request.headers.get(name) ?? undefined
     const info = {
@@ -258,6 +265,7 @@ export function createIam(options: IamFetchOptions = {}): FetchIam {
         if (cors === undefined) return handler(request, ...args)
         const isPreflight = preflight && request.method === 'OPTIONS'
         if (isPreflight && route !== undefined) return preflightResponse(cors)
+        if (route !== undefined) routeCors.set(request, route)
         const response = await handler(request, ...args)
         // App-wide only (e.g. around a whole router): a route's own OPTIONS answer wins; a CORS
         // preflight nothing answers (404, 405) is answered here, as Express does automatically.
@@ -265,8 +273,8 @@ export function createIam(options: IamFetchOptions = {}): FetchIam {
           await response.body?.cancel()
           return preflightResponse(cors)
         }
-        // Per-route values override whatever is below (app-wide values of an inner protect).
-        return applyCors(response, cors, route !== undefined)
+        // Values the handler set itself win, as in Express (an inner protect used the same policy).
+        return applyCors(response, cors, false)
       }
     },
     close: () => protection.close(),

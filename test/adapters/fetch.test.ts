@@ -278,4 +278,30 @@ describe('fetch adapter specifics (in process, no server)', () => {
     await created.close()
     assert.equal(closed, 1)
   })
+
+  test('route CORS: its values beat app-wide ones, a handler header beats both (as Express)', async () => {
+    const app = other({
+      corsEnable: true,
+      corsOrigin: 'http://front.example',
+      corsHeaders: 'X-App',
+    })
+    await app.ready
+    const plain = app.cors(
+      app.protect(() => new Response('ok')),
+      { 'Access-Control-Allow-Headers': ['Device-Id'] },
+    )
+    const own = app.cors(
+      app.protect(
+        () => new Response('ok', { headers: { 'Access-Control-Allow-Headers': 'Handler-Header' } }),
+      ),
+      { 'Access-Control-Allow-Headers': ['Device-Id'] },
+    )
+    const headers = { ...bearer(scenario.tokens.allowed), origin: 'http://front.example' }
+    const a = await plain(request('/cors', headers))
+    assert.equal(a.status, 200)
+    assert.equal(a.headers.get('access-control-allow-headers'), 'Device-Id')
+    assert.equal(a.headers.get('access-control-allow-origin'), 'http://front.example')
+    const b = await own(request('/cors', headers))
+    assert.equal(b.headers.get('access-control-allow-headers'), 'Handler-Header')
+  })
 })
