@@ -308,10 +308,13 @@ export class IamClient {
    * Does no I/O when the token's key is known. Throws an `IamError`:
    * `ERR_IAM_TOKEN_MALFORMED`, `ERR_IAM_TOKEN_KEY_UNKNOWN`, `ERR_IAM_TOKEN_ALGORITHM`,
    * `ERR_IAM_TOKEN_SIGNATURE`, `ERR_IAM_TOKEN_EXPIRED`, `ERR_IAM_TOKEN_NOT_YET_VALID`,
-   * `ERR_IAM_USER_REVOKED`, `ERR_IAM_TOKEN_REVOKED`, `ERR_IAM_LOCAL_VALIDATION_NOT_STARTED`, or
-   * `ERR_IAM_NOT_READY` (started, but the IAM has not answered yet).
+   * `ERR_IAM_USER_REVOKED`, `ERR_IAM_TOKEN_REVOKED`, `ERR_IAM_LOCAL_VALIDATION_NOT_STARTED`,
+   * `ERR_IAM_NOT_READY` (started, but the IAM has not answered yet) or `ERR_IAM_CLOSED`.
    */
   validateAndParseClaims(token: string): Promise<JwtClaims> {
+    if (this.#closed) {
+      return Promise.reject(new IamError('ERR_IAM_CLOSED', 'this IamClient was closed'))
+    }
     if (!this.#localValidationStarted) {
       return Promise.reject(
         new IamError(

@@ -606,10 +606,13 @@ describe('IamClient against the emulator', () => {
       await c.close()
     })
 
-    it('throws ERR_IAM_CLOSED after close()', async () => {
-      const c = clientFor(iam)
+    it('throws ERR_IAM_CLOSED after close(), validation included', async () => {
+      const c = await startedClientFor(iam)
+      const token = await iam.issueUserToken({})
+      await c.validateAndParseClaims(token)
       await c.close()
       assert.equal(await codeOf(() => c.clientTokenGrant()), 'ERR_IAM_CLOSED')
+      assert.equal(await codeOf(c.validateAndParseClaims(token)), 'ERR_IAM_CLOSED')
     })
   })
 })
