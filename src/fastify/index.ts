@@ -133,6 +133,15 @@ function iamOf(request: FastifyRequest): FastifyIam | undefined {
 /** Refusals thrown by this module, so that their default rendering can be replaced (see onSend). */
 const refused = new WeakMap<FastifyRequest, IamError>()
 
+const ROUTE_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const
+
+/** The methods that have a route for this URL's path (Fastify's own router answers). */
+function methodsServing(app: FastifyInstance, url: string): string[] {
+  const query = url.indexOf('?')
+  const path = query < 0 ? url : url.slice(0, query)
+  return ROUTE_METHODS.filter((method) => app.findRoute({ method, url: path }) !== null)
+}
+
 const plugin: FastifyPluginAsync<IamFastifyOptions> = async (app, options) => {
   const { awaitReady = true, ...rest } = options
   if (typeof awaitReady !== 'boolean')
@@ -154,11 +163,15 @@ const plugin: FastifyPluginAsync<IamFastifyOptions> = async (app, options) => {
   })
   if (protection.options.cors === undefined) return
   app.addHook('onRequest', (request, reply, done) => {
-    const cors = protection.cors(corsRequestInfo(request))
+    const preflight =
+      request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined
+    // Fastify has no automatic OPTIONS route: answer the preflight of a path served by other
+    // methods, listing them, as Express does; a path nothing serves stays a 404.
+    const pathMethods = preflight && request.is404 ? methodsServing(app, request.url) : undefined
+    const info = corsRequestInfo(request)
+    const cors = protection.cors(pathMethods ? { ...info, routeMethods: pathMethods } : info)
     if (cors !== undefined) applyCors(reply, cors, true)
-    // Fastify has no automatic OPTIONS route: answer the preflight of a route without one.
-    const preflight = request.headers['access-control-request-method'] !== undefined
-    if (request.is404 && request.method === 'OPTIONS' && preflight) reply.code(200).send()
+    if (pathMethods !== undefined && pathMethods.length > 0) reply.code(200).send()
     else done()
   })
 }
