@@ -3,8 +3,8 @@
  * tokens in the same process, reported as ratios. Run with `npm run bench -- core`.
  */
 import { importJWK, jwtVerify } from 'jose'
-import { Action, IamClient } from '../src/index.js'
-import { startEmulator } from '../src/emulator/index.js'
+import { Action, IamClient } from 'iam-node-sdk'
+import { startEmulator } from 'iam-node-sdk/emulator'
 import { formatOps, opsPerSecond } from './measure.js'
 
 export async function benchCore(): Promise<Record<string, number>> {

@@ -26,8 +26,8 @@ interface ServerInfo {
 /** The child process: emulator + Express app; prints its URL and per-case headers as JSON. */
 async function serve(): Promise<void> {
   const { default: express } = await import('express')
-  const { startEmulator } = await import('../src/emulator/index.js')
-  const { IAM, permissionRequired } = await import('../src/express/index.js')
+  const { startEmulator } = await import('iam-node-sdk/emulator')
+  const { IAM, permissionRequired } = await import('iam-node-sdk/express')
   const emulator = await startEmulator({ port: 0 })
   const ns = emulator.namespace
   await emulator.createClient({

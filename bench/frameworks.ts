@@ -29,7 +29,7 @@ interface ServerInfo {
 
 /** The child process: the emulator and the three apps; prints their URLs and a token as JSON. */
 async function serve(): Promise<void> {
-  const { startEmulator } = await import('../src/emulator/index.js')
+  const { startEmulator } = await import('iam-node-sdk/emulator')
   const emulator = await startEmulator({ port: 0 })
   const ns = emulator.namespace
   const token = await emulator.issueUserToken({
@@ -47,7 +47,7 @@ async function serve(): Promise<void> {
   const resources = { '{namespace}': ns, '{userId}': 'sample-userid' }
 
   const { default: express } = await import('express')
-  const ex = await import('../src/express/index.js')
+  const ex = await import('iam-node-sdk/express')
   const expressApp = express()
   const iam = new ex.IAM(expressApp, options)
   expressApp.get('/open', (_req, res) => res.send('ok'))
@@ -59,7 +59,7 @@ async function serve(): Promise<void> {
   await new Promise<void>((resolve) => expressServer.once('listening', resolve))
 
   const { default: Fastify } = await import('fastify')
-  const fa = await import('../src/fastify/index.js')
+  const fa = await import('iam-node-sdk/fastify')
   const fastifyApp = Fastify()
   await fastifyApp.register(fa.iamPlugin, options)
   fastifyApp.get('/open', async () => 'ok')
@@ -72,7 +72,7 @@ async function serve(): Promise<void> {
 
   const { Hono } = await import('hono')
   const { serve: serveHono } = await import('@hono/node-server')
-  const { createIam } = await import('../src/fetch/index.js')
+  const { createIam } = await import('iam-node-sdk/fetch')
   const fetchIam = createIam(options)
   const check = fetchIam.permissionRequired(permission, resources)
   const honoApp = new Hono()
