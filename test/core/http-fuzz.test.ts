@@ -3,6 +3,7 @@
  * parameters, the pipeline answers with an IamError (never anything else, so never a 500 from
  * the SDK) or lets a request through only when every check passed.
  */
+import { testClaims } from '../support/claims.js'
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 
@@ -17,7 +18,7 @@ import type { ProtectionClient } from '../../src/core/http/pipeline.js'
 import { createHttpRequest } from '../../src/core/http/request.js'
 import { toHttpErrorResponse } from '../../src/core/http/response.js'
 import { extractToken } from '../../src/core/http/token.js'
-import type { ClientInformation, JwtClaims } from '../../src/core/types.js'
+import type { ClientInformation } from '../../src/core/types.js'
 
 const GOOD = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2ln'
 
@@ -25,18 +26,7 @@ const GOOD = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2ln'
 const client: ProtectionClient = {
   async validateAndParseClaims(token) {
     if (token !== GOOD) throw new IamError('ERR_IAM_TOKEN_SIGNATURE', 'bad signature')
-    return {
-      sub: 'u1',
-      exp: 0,
-      namespace: 'ns',
-      client_id: 'web',
-      scope: '',
-      jflgs: 0,
-      roles: [],
-      namespace_roles: [],
-      permissions: [],
-      bans: [],
-    } as JwtClaims
+    return testClaims()
   },
   async validatePermission(_claims, required) {
     return (required as { resource: string }).resource === 'NAMESPACE:ns:USER:u1'

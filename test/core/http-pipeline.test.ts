@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { testClaims } from '../support/claims.js'
 import { describe, test } from 'node:test'
 
 import { IamError } from '../../src/core/errors.js'
@@ -13,21 +14,7 @@ import type { ClientInformation, JwtClaims, RequiredPermission } from '../../src
 
 const JWT = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln'
 
-function claims(extra: Partial<JwtClaims> = {}): JwtClaims {
-  return {
-    sub: 'u1',
-    exp: 0,
-    namespace: 'ns',
-    client_id: 'web',
-    scope: '',
-    jflgs: 0,
-    roles: [],
-    namespace_roles: [],
-    permissions: [],
-    bans: [],
-    ...extra,
-  }
-}
+const claims = testClaims
 
 /** A fake client recording what the pipeline asked. */
 function fakeClient(opts: {

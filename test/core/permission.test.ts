@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { testClaims } from '../support/claims.js'
 import { describe, it } from 'node:test'
 
 import { IamError } from '../../src/core/errors.js'
@@ -351,20 +352,7 @@ function fakeSources(options: FakeOptions = {}): Fake {
   return fake
 }
 
-function claimsWith(over: Partial<JwtClaims>): JwtClaims {
-  return {
-    sub: 'u1',
-    namespace: 'ns',
-    exp: 0,
-    scope: '',
-    jflgs: 0,
-    roles: [],
-    namespace_roles: [],
-    permissions: [],
-    bans: [],
-    ...over,
-  }
-}
+const claimsWith = testClaims
 
 const READ = 2
 const UPDATE = 4
