@@ -1,12 +1,24 @@
 /**
- * A bounded in-memory cache whose entries really expire, with single-flight loading: concurrent
- * misses for one key share one request, and failed loads are not cached.
+ * A bounded in-memory cache whose entries really expire, with single-flight loading (concurrent
+ * misses for one key share one request; failed loads are not cached) and stale-if-error: while
+ * the source is down, an expired entry keeps being served for a bounded time and reloaded in the
+ * background with growing delays.
  */
+import { clampDelay } from './scheduler.js'
 
 interface Entry<V> {
   value: V
   expiresAt: number
+  /** Served stale until then when loads fail with an outage. */
+  staleUntil: number
+  /** Failed reloads in a row (outages only); 0 when the last load succeeded. */
+  failures: number
+  /** When the next background reload may start. */
+  retryAt: number
 }
+
+/** How one lookup was answered (for metrics). */
+export type CacheLookupOutcome = 'hit' | 'miss' | 'stale'
 
 /** Options of {@link TtlCache}. */
 export interface TtlCacheOptions {
@@ -16,10 +28,28 @@ export interface TtlCacheOptions {
   ttlMs: number
   /** Clock in epoch ms. */
   now: () => number
+  /** How long past its expiry an entry may be served while loads fail with an outage. Default 0. */
+  staleIfErrorMs?: number
+  /** Which load failures are outages (the source unreachable), as opposed to answers. */
+  isOutage?: (error: unknown) => boolean
+  /** Longest wait between background reloads of a stale entry, in ms. Default 30 000. */
+  retryMaxDelayMs?: number
+  /** Told how each {@link TtlCache.getOrLoad} was answered. */
+  onLookup?: (outcome: CacheLookupOutcome) => void
 }
 
+/** What {@link TtlCache.staleness} reports. */
+export interface CacheStaleness {
+  /** Entries past their TTL being served because reloading them fails. */
+  readonly staleEntries: number
+  /** Message of the last outage that made an entry be served stale. */
+  readonly lastError: string | undefined
+}
+
+const FIRST_RETRY_DELAY_MS = 1_000
+
 /**
- * LRU cache with per-entry TTL and single-flight loads.
+ * LRU cache with per-entry TTL, single-flight loads and stale-if-error.
  *
  * @example
  * ```ts
@@ -31,11 +61,14 @@ export class TtlCache<V> {
   readonly #entries = new Map<string, Entry<V>>()
   readonly #inFlight = new Map<string, Promise<V>>()
   readonly #options: TtlCacheOptions
+  readonly #staleIfErrorMs: number
   /** Bumped by clear() so a load started before it cannot store a stale value after it. */
   #generation = 0
+  #lastOutage: string | undefined
 
   constructor(options: TtlCacheOptions) {
     this.#options = options
+    this.#staleIfErrorMs = options.staleIfErrorMs ?? 0
   }
 
   /** Number of stored (possibly expired) entries. */
@@ -47,21 +80,26 @@ export class TtlCache<V> {
   get(key: string): V | undefined {
     const entry = this.#entries.get(key)
     if (entry === undefined) return undefined
-    if (entry.expiresAt <= this.#options.now()) {
-      this.#entries.delete(key)
-      return undefined
-    }
-    // Refresh LRU position only when not already the newest, to keep hits cheap.
-    this.#entries.delete(key)
-    this.#entries.set(key, entry)
+    if (entry.expiresAt <= this.#options.now()) return undefined
+    this.#touch(key, entry)
     return entry.value
   }
 
   /** Stores a value for `ttlMs` (default: the cache's TTL). */
   set(key: string, value: V, ttlMs: number = this.#options.ttlMs): void {
-    if (ttlMs <= 0) return
+    if (ttlMs <= 0) {
+      this.#entries.delete(key)
+      return
+    }
+    const expiresAt = this.#options.now() + ttlMs
     this.#entries.delete(key)
-    this.#entries.set(key, { value, expiresAt: this.#options.now() + ttlMs })
+    this.#entries.set(key, {
+      value,
+      expiresAt,
+      staleUntil: expiresAt + this.#staleIfErrorMs,
+      failures: 0,
+      retryAt: 0,
+    })
     while (this.#entries.size > this.#options.maxEntries) {
       const oldest = this.#entries.keys().next().value as string
       this.#entries.delete(oldest)
@@ -70,28 +108,38 @@ export class TtlCache<V> {
 
   /**
    * The cached value, or the result of `load()`; concurrent calls for one key share one load.
-   * `ttlFor` may choose each value's TTL (e.g. shorter for "not found").
+   * `ttlFor` may choose each value's TTL (e.g. shorter for "not found"). An expired entry whose
+   * reload fails with an outage is served for up to `staleIfErrorMs` past its expiry, and then
+   * reloaded in the background (never more often than the retry delays allow).
    */
   getOrLoad(key: string, load: () => Promise<V>, ttlFor?: (value: V) => number): Promise<V> {
-    const cached = this.get(key)
-    if (cached !== undefined) return Promise.resolve(cached)
+    const entry = this.#entries.get(key)
+    const now = this.#options.now()
+    if (entry !== undefined) {
+      if (entry.expiresAt > now) {
+        this.#touch(key, entry)
+        this.#options.onLookup?.('hit')
+        return Promise.resolve(entry.value)
+      }
+      if (entry.staleUntil > now && entry.failures > 0) {
+        // A known outage: answer at once, reload in the background when the backoff allows.
+        if (now >= entry.retryAt && !this.#inFlight.has(key)) {
+          this.#load(key, load, ttlFor, entry).catch(() => undefined)
+        }
+        this.#options.onLookup?.('stale')
+        return Promise.resolve(entry.value)
+      }
+      if (entry.staleUntil <= now) this.#entries.delete(key)
+    }
+    this.#options.onLookup?.('miss')
     const pending = this.#inFlight.get(key)
     if (pending !== undefined) return pending
-    const generation = this.#generation
-    const promise = load().then(
-      (value) => {
-        this.#inFlight.delete(key)
-        if (generation === this.#generation)
-          this.set(key, value, ttlFor ? ttlFor(value) : undefined)
-        return value
-      },
-      (error: unknown) => {
-        this.#inFlight.delete(key)
-        throw error
-      },
+    return this.#load(
+      key,
+      load,
+      ttlFor,
+      entry !== undefined && entry.staleUntil > now ? entry : undefined,
     )
-    this.#inFlight.set(key, promise)
-    return promise
   }
 
   /** Forgets one key. */
@@ -104,5 +152,67 @@ export class TtlCache<V> {
     this.#entries.clear()
     this.#inFlight.clear()
     this.#generation++
+  }
+
+  /** Entries being served stale right now, and the outage that caused it. Not for the hot path. */
+  staleness(): CacheStaleness {
+    const now = this.#options.now()
+    let staleEntries = 0
+    for (const entry of this.#entries.values()) {
+      if (entry.failures > 0 && entry.expiresAt <= now && entry.staleUntil > now) staleEntries++
+    }
+    return { staleEntries, lastError: staleEntries > 0 ? this.#lastOutage : undefined }
+  }
+
+  #touch(key: string, entry: Entry<V>): void {
+    // Move to the newest LRU position.
+    this.#entries.delete(key)
+    this.#entries.set(key, entry)
+  }
+
+  /** Loads `key`; with a `stale` entry, an outage answers the stale value instead of failing. */
+  #load(
+    key: string,
+    load: () => Promise<V>,
+    ttlFor: ((value: V) => number) | undefined,
+    stale: Entry<V> | undefined,
+  ): Promise<V> {
+    const generation = this.#generation
+    const promise = load().then(
+      (value) => {
+        if (this.#inFlight.get(key) === promise) this.#inFlight.delete(key)
+        if (generation === this.#generation)
+          this.set(key, value, ttlFor ? ttlFor(value) : undefined)
+        return value
+      },
+      (error: unknown) => {
+        if (this.#inFlight.get(key) === promise) this.#inFlight.delete(key)
+        const current = this.#entries.get(key)
+        const usable =
+          stale !== undefined &&
+          current === stale &&
+          generation === this.#generation &&
+          this.#options.isOutage?.(error) === true &&
+          stale.staleUntil > this.#options.now()
+        if (!usable) {
+          // An answer (403, a bad body...) or a stale window that ran out: no stale "yes".
+          if (current === stale) this.#entries.delete(key)
+          throw error
+        }
+        stale.failures++
+        stale.retryAt =
+          this.#options.now() +
+          clampDelay(
+            Math.min(
+              this.#options.retryMaxDelayMs ?? 30_000,
+              FIRST_RETRY_DELAY_MS * 2 ** (stale.failures - 1),
+            ),
+          )
+        this.#lastOutage = error instanceof Error ? error.message : String(error)
+        return stale.value
+      },
+    )
+    this.#inFlight.set(key, promise)
+    return promise
   }
 }

@@ -16,6 +16,7 @@ import {
   type PermissionSources,
 } from './permission.js'
 import { RemoteResource, type ResourceHealth } from './remote-resource.js'
+import type { CacheStaleness } from './cache.js'
 import { parseRevocationList, type RevocationList } from './revocation-list.js'
 import { TokenVerifier } from './token-verifier.js'
 import { TtlCache } from './cache.js'
@@ -35,6 +36,14 @@ export interface IamHealthReport {
   clientToken: ResourceHealth & { expiresAt: number | undefined }
   jwks: ResourceHealth & { keyIds: string[] }
   revocationList: ResourceHealth & { revokedUsers: number }
+  /**
+   * The caches of IAM answers (role permissions, role overrides, client information, namespace
+   * contexts): how many entries are served past their TTL because the IAM is unreachable.
+   */
+  caches: Record<
+    'roles' | 'roleOverrides' | 'clientInformation' | 'namespaceContexts',
+    CacheStaleness
+  >
 }
 
 interface GrantedToken {
@@ -44,7 +53,22 @@ interface GrantedToken {
 }
 
 const TOKEN_REFRESH_RATIO = 0.8
-const FIRST_RETRY_DELAY_MS = 1_000
+/** A broken IAM answering a tiny `expires_in` must not make the client grant in a loop. */
+const MIN_TOKEN_REFRESH_MS = 1_000
+
+/** Only the IAM being unreachable (timeouts, connection errors, 5xx) lets a cache serve stale. */
+const isOutage = (error: unknown): boolean =>
+  error instanceof IamError && error.code === 'ERR_IAM_UNAVAILABLE'
+
+/**
+ * A value put into an IAM URL path segment, encoded; `undefined` when it cannot name anything
+ * (empty, `.`, `..`, a slash), so that the caller answers "not found" without asking the IAM.
+ */
+function pathSegment(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value === '' || value === '.' || value === '..') return undefined
+  if (/[/\\]/.test(value)) return undefined
+  return encodeURIComponent(value)
+}
 
 /**
  * Client of an AccelByte-style IAM.
@@ -79,15 +103,10 @@ export class IamClient {
   readonly #namespaces: TtlCache<NamespaceContext | null>
   readonly #delegateTokens: TtlCache<GrantedToken>
   readonly #permissionSources: PermissionSources
+  readonly #token: RemoteResource<GrantedToken>
   #revocationVersion = 0
-  #token: GrantedToken | undefined
-  #grantInFlight: Promise<void> | undefined
-  #tokenTimer: NodeJS.Timeout | undefined
-  #tokenRefreshActive = false
-  #tokenFailures = 0
-  #tokenLastSuccessAt: number | undefined
-  #tokenLastErrorAt: number | undefined
-  #tokenLastError: string | undefined
+  /** Key ids already warned about (weak or broken keys), so a refresh does not repeat it. */
+  readonly #warnedKeys = new Set<string>()
   #localValidationStarted = false
   #closed = false
 
@@ -100,17 +119,34 @@ export class IamClient {
       current: () => this.clientToken(),
       refresh: () => this.clientTokenGrant(),
     })
-    const cache = <V>(ttlMs: number) =>
-      new TtlCache<V>({ maxEntries: o.cacheMaxEntries, ttlMs, now: o.now })
+    const cache = <V>(ttlMs: number, staleIfErrorMs = o.staleIfErrorMs) =>
+      new TtlCache<V>({
+        maxEntries: o.cacheMaxEntries,
+        ttlMs,
+        now: o.now,
+        staleIfErrorMs,
+        isOutage,
+        retryMaxDelayMs: o.backgroundRetryMaxDelayMs,
+      })
     this.#roles = cache(o.rolesCacheTtlMs)
     this.#roleOverrides = cache(o.rolesCacheTtlMs)
     this.#clients = cache(o.clientInfoCacheTtlMs)
     this.#namespaces = cache(o.namespaceContextCacheTtlMs)
-    this.#delegateTokens = cache(0)
+    // A delegate token is a credential with an expiry: never served stale.
+    this.#delegateTokens = cache(0, 0)
+    this.#token = new RemoteResource({
+      name: 'client token',
+      fetch: () => this.#grant({ grant_type: 'client_credentials' }, 'token grant'),
+      refreshAfterMs: (token) =>
+        Math.max(MIN_TOKEN_REFRESH_MS, token.expiresInSeconds * 1000 * TOKEN_REFRESH_RATIO),
+      retryMaxDelayMs: o.backgroundRetryMaxDelayMs,
+      now: o.now,
+      logger: o.logger,
+    })
     this.#jwks = new RemoteResource({
       name: 'JWKS',
       fetch: () => this.#fetchJwks(),
-      intervalMs: o.jwksRefreshIntervalMs,
+      refreshAfterMs: o.jwksRefreshIntervalMs,
       retryMaxDelayMs: o.backgroundRetryMaxDelayMs,
       now: o.now,
       logger: o.logger,
@@ -121,7 +157,7 @@ export class IamClient {
       onValue: () => {
         this.#revocationVersion++
       },
-      intervalMs: o.revocationListRefreshIntervalMs,
+      refreshAfterMs: o.revocationListRefreshIntervalMs,
       retryMaxDelayMs: o.backgroundRetryMaxDelayMs,
       now: o.now,
       logger: o.logger,
@@ -129,6 +165,7 @@ export class IamClient {
     this.#verifier = new TokenVerifier(
       {
         algorithms: o.algorithms,
+        issuer: o.issuer,
         clockToleranceMs: o.clockToleranceMs,
         cacheSize: o.verifiedTokenCacheSize,
         now: o.now,
@@ -159,32 +196,12 @@ export class IamClient {
    */
   clientTokenGrant(): Promise<void> {
     this.#assertOpen()
-    if (this.#grantInFlight) return this.#grantInFlight
-    this.#tokenRefreshActive = true
-    const grant = this.#grant({ grant_type: 'client_credentials' }, 'token grant')
-      .then((token) => {
-        this.#token = token
-        this.#tokenFailures = 0
-        this.#tokenLastSuccessAt = this.options.now()
-        this.#tokenLastError = undefined
-        this.#scheduleTokenRefresh(token.expiresInSeconds * 1000 * TOKEN_REFRESH_RATIO)
-      })
-      .catch((error: unknown) => {
-        this.#tokenFailures++
-        this.#tokenLastErrorAt = this.options.now()
-        this.#tokenLastError = (error as Error).message
-        throw error
-      })
-      .finally(() => {
-        this.#grantInFlight = undefined
-      })
-    this.#grantInFlight = grant
-    return grant
+    return this.#token.start().then(() => undefined)
   }
 
   /** The current client token, or `''` before the first grant. */
   clientToken(): string {
-    return this.#token?.accessToken ?? ''
+    return this.#token.value?.accessToken ?? ''
   }
 
   /**
@@ -239,31 +256,6 @@ export class IamClient {
       )
     }
     return { accessToken, expiresInSeconds: expiresIn, receivedAt: this.options.now() }
-  }
-
-  #scheduleTokenRefresh(delayMs: number): void {
-    if (this.#closed) return
-    if (this.#tokenTimer) clearTimeout(this.#tokenTimer)
-    this.#tokenTimer = setTimeout(
-      () => {
-        this.#tokenTimer = undefined
-        this.clientTokenGrant().catch((error: unknown) => {
-          const delay = Math.min(
-            this.options.backgroundRetryMaxDelayMs,
-            FIRST_RETRY_DELAY_MS * 2 ** (this.#tokenFailures - 1),
-          )
-          this.options.logger.warn?.(
-            `refreshing the client token failed; retrying in ${delay} ms`,
-            {
-              error: (error as Error).message,
-            },
-          )
-          this.#scheduleTokenRefresh(delay)
-        })
-      },
-      Math.max(1, delayMs),
-    )
-    this.#tokenTimer.unref()
   }
 
   // ---------------------------------------------------------------- token validation
@@ -429,14 +421,16 @@ export class IamClient {
    */
   getRolePermissions(roleId: string): Promise<readonly WirePermission[]> {
     this.#assertOpen()
+    const role = pathSegment(roleId)
+    if (role === undefined) return Promise.resolve(NO_PERMISSIONS)
     return this.#roles.getOrLoad(roleId, async () => {
       const response = await this.#request({
         endpoint: 'role',
         method: 'GET',
-        url: `${this.options.baseUrl}/v3/admin/roles/${encodeURIComponent(roleId)}`,
+        url: `${this.options.baseUrl}/v3/admin/roles/${role}`,
         auth: 'bearer',
       })
-      if (response.status === 404) return Object.freeze([])
+      if (response.status === 404) return NO_PERMISSIONS
       if (response.status !== 200) throw roleError('role', response)
       return readPermissions('role', parseJsonBody('role', response))
     })
@@ -452,14 +446,17 @@ export class IamClient {
     roleId: string,
   ): Promise<readonly WirePermission[]> {
     this.#assertOpen()
+    const ns = pathSegment(namespace)
+    const role = pathSegment(roleId)
+    if (ns === undefined || role === undefined) return Promise.resolve(NO_PERMISSIONS)
     return this.#roleOverrides.getOrLoad(`${namespace}:${roleId}`, async () => {
       const response = await this.#request({
         endpoint: 'role override',
         method: 'GET',
-        url: `${this.options.baseUrl}/v3/admin/namespaces/${encodeURIComponent(namespace)}/roleoverride/${encodeURIComponent(roleId)}/permissions`,
+        url: `${this.options.baseUrl}/v3/admin/namespaces/${ns}/roleoverride/${role}/permissions`,
         auth: 'bearer',
       })
-      if (response.status === 404) return Object.freeze([])
+      if (response.status === 404) return NO_PERMISSIONS
       if (response.status !== 200) throw roleError('role override', response)
       return readPermissions('role override', parseJsonBody('role override', response))
     })
@@ -472,36 +469,25 @@ export class IamClient {
    */
   getClientInformation(namespace: string, clientId: string): Promise<ClientInformation> {
     this.#assertOpen()
+    const ns = pathSegment(namespace)
+    const id = pathSegment(clientId)
+    const notFound = () =>
+      new IamError(
+        'ERR_IAM_NOT_FOUND',
+        `client ${JSON.stringify(clientId)} not found in namespace ${JSON.stringify(namespace)}`,
+        { iamStatus: 404 },
+      )
+    if (ns === undefined || id === undefined) return Promise.reject(notFound())
     return this.#clients.getOrLoad(`${namespace}:${clientId}`, async () => {
       const response = await this.#request({
         endpoint: 'client information',
         method: 'GET',
-        url: `${this.options.baseUrl}/v3/admin/namespaces/${encodeURIComponent(namespace)}/clients/${encodeURIComponent(clientId)}`,
+        url: `${this.options.baseUrl}/v3/admin/namespaces/${ns}/clients/${id}`,
         auth: 'bearer',
       })
-      if (response.status === 404) {
-        throw new IamError(
-          'ERR_IAM_NOT_FOUND',
-          `client "${clientId}" not found in namespace "${namespace}"`,
-          {
-            iamStatus: 404,
-          },
-        )
-      }
+      if (response.status === 404) throw notFound()
       if (response.status !== 200) throw unexpectedStatus('client information', response)
-      const body = parseJsonBody('client information', response)
-      if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-        throw new IamError('ERR_IAM_BAD_RESPONSE', 'IAM client information: body is not an object')
-      }
-      const info = body as Record<string, unknown>
-      return Object.freeze({
-        ...info,
-        clientId: str(info.clientId ?? info.clientID),
-        clientName: str(info.clientName),
-        namespace: str(info.namespace),
-        redirectUri: str(info.redirectUri),
-        baseUri: str(info.baseUri),
-      }) as ClientInformation
+      return readClientInformation(parseJsonBody('client information', response))
     })
   }
 
@@ -513,13 +499,15 @@ export class IamClient {
    */
   getNamespaceContext(namespace: string): Promise<NamespaceContext | null> {
     this.#assertOpen()
+    const ns = pathSegment(namespace)
+    if (ns === undefined) return Promise.resolve(null)
     return this.#namespaces.getOrLoad(
       namespace,
       async () => {
         const response = await this.#request({
           endpoint: 'namespace context',
           method: 'GET',
-          url: `${this.options.basicBaseUrl}/v1/admin/namespaces/${encodeURIComponent(namespace)}/context?activeOnly=true`,
+          url: `${this.options.basicBaseUrl}/v1/admin/namespaces/${ns}/context?activeOnly=true`,
           auth: 'bearer',
         })
         if (response.status === 404) return null
@@ -545,36 +533,40 @@ export class IamClient {
   // ---------------------------------------------------------------- health and lifecycle
 
   /**
-   * `false` when the last attempt of any started background job (client token refresh, JWKS,
-   * revocation list) failed; `true` otherwise, including before anything was started.
+   * `true` when the client can decide requests on its own: the client token, the key set and
+   * the revocation list are loaded and the last refresh of none of them failed. `false` before
+   * they have loaded (or when local validation was never started).
    */
   healthCheck(): boolean {
     return this.health().healthy
   }
 
-  /** Per background resource: loaded, last success, last error, age of the value served. */
+  /**
+   * Per background resource: loaded, last success, last error, age of the value served, whether
+   * it is served stale; and how many cached IAM answers are served stale during an outage.
+   */
   health(): IamHealthReport {
-    const now = this.options.now()
-    const tokenFailing = this.#tokenRefreshActive && this.#tokenLastError !== undefined
+    const token = this.#token.value
+    const clientToken = this.#token.health()
     const jwks = this.#jwks.health()
     const revocation = this.#revocation.health()
+    const resources = [clientToken, jwks, revocation]
     return {
-      healthy: !tokenFailing && !jwks.failing && !revocation.failing,
+      healthy: resources.every((r) => r.loaded && !r.failing),
       clientToken: {
-        loaded: this.#token !== undefined,
-        lastSuccessAt: this.#tokenLastSuccessAt,
-        lastErrorAt: this.#tokenLastErrorAt,
-        lastError: this.#tokenLastError,
-        ageMs: this.#token ? now - this.#token.receivedAt : undefined,
-        failing: tokenFailing,
-        expiresAt: this.#token
-          ? this.#token.receivedAt + this.#token.expiresInSeconds * 1000
-          : undefined,
+        ...clientToken,
+        expiresAt: token ? token.receivedAt + token.expiresInSeconds * 1000 : undefined,
       },
       jwks: { ...jwks, keyIds: [...(this.#jwks.value?.keys.keys() ?? [])] },
       revocationList: {
         ...revocation,
         revokedUsers: this.#revocation.value?.revokedUsers.size ?? 0,
+      },
+      caches: {
+        roles: this.#roles.staleness(),
+        roleOverrides: this.#roleOverrides.staleness(),
+        clientInformation: this.#clients.staleness(),
+        namespaceContexts: this.#namespaces.staleness(),
       },
     }
   }
@@ -582,8 +574,7 @@ export class IamClient {
   /** Stops every background timer and forgets cached data. Safe to call twice. */
   async close(): Promise<void> {
     this.#closed = true
-    if (this.#tokenTimer) clearTimeout(this.#tokenTimer)
-    this.#tokenTimer = undefined
+    this.#token.close()
     this.#jwks.close()
     this.#revocation.close()
     this.#verifier.clear()
@@ -616,7 +607,7 @@ export class IamClient {
       auth: 'basic',
     })
     if (response.status !== 200) throw unexpectedStatus('jwks', response)
-    const keys = parseJwks(parseJsonBody('jwks', response), this.options.logger)
+    const keys = parseJwks(parseJsonBody('jwks', response), this.options.logger, this.#warnedKeys)
     const previous = this.#jwks.value
     // Keep the same object when nothing changed, so verified tokens stay cached.
     return previous !== undefined && previous.fingerprint === keys.fingerprint ? previous : keys
@@ -636,6 +627,36 @@ export class IamClient {
 
 function str(value: unknown): string {
   return typeof value === 'string' ? value : ''
+}
+
+const NO_PERMISSIONS: readonly WirePermission[] = Object.freeze([])
+
+/**
+ * Client information from its body. `redirectUri` decides CSRF, so only a string is taken: a
+ * missing or mistyped one is `ERR_IAM_BAD_RESPONSE`, never "no redirect URI registered".
+ */
+function readClientInformation(body: unknown): ClientInformation {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+    throw new IamError('ERR_IAM_BAD_RESPONSE', 'IAM client information: body is not an object')
+  }
+  const info = body as Record<string, unknown>
+  if (typeof info.redirectUri !== 'string') {
+    throw new IamError(
+      'ERR_IAM_BAD_RESPONSE',
+      'IAM client information: "redirectUri" is missing or not a string',
+    )
+  }
+  if (info.baseUri !== undefined && info.baseUri !== null && typeof info.baseUri !== 'string') {
+    throw new IamError('ERR_IAM_BAD_RESPONSE', 'IAM client information: "baseUri" is not a string')
+  }
+  return Object.freeze({
+    ...info,
+    clientId: str(info.clientId ?? info.clientID),
+    clientName: str(info.clientName),
+    namespace: str(info.namespace),
+    redirectUri: info.redirectUri,
+    baseUri: str(info.baseUri),
+  }) as ClientInformation
 }
 
 function roleError(endpoint: string, response: { status: number; text: string }): IamError {

@@ -10,12 +10,14 @@
 export type IamErrorCode =
   // Token validation (local)
   | 'ERR_IAM_TOKEN_MISSING'
+  | 'ERR_IAM_TOKEN_AMBIGUOUS'
   | 'ERR_IAM_TOKEN_MALFORMED'
   | 'ERR_IAM_TOKEN_KEY_UNKNOWN'
   | 'ERR_IAM_TOKEN_ALGORITHM'
   | 'ERR_IAM_TOKEN_SIGNATURE'
   | 'ERR_IAM_TOKEN_EXPIRED'
   | 'ERR_IAM_TOKEN_NOT_YET_VALID'
+  | 'ERR_IAM_TOKEN_ISSUER'
   | 'ERR_IAM_TOKEN_REVOKED'
   | 'ERR_IAM_USER_REVOKED'
   | 'ERR_IAM_LOCAL_VALIDATION_NOT_STARTED'
@@ -57,6 +59,11 @@ const FORBIDDEN: IamErrorHttpMapping = {
   errorCode: 20013,
   message: 'insufficient permissions',
 }
+const UNAVAILABLE: IamErrorHttpMapping = {
+  status: 503,
+  errorCode: 20000,
+  message: 'internal server error',
+}
 const INTERNAL: IamErrorHttpMapping = {
   status: 500,
   errorCode: 20000,
@@ -66,12 +73,14 @@ const INTERNAL: IamErrorHttpMapping = {
 /** The HTTP mapping of every code (status, wire errorCode, wire message). */
 export const IAM_ERROR_HTTP: Readonly<Record<IamErrorCode, IamErrorHttpMapping>> = Object.freeze({
   ERR_IAM_TOKEN_MISSING: UNAUTHORIZED,
+  ERR_IAM_TOKEN_AMBIGUOUS: UNAUTHORIZED,
   ERR_IAM_TOKEN_MALFORMED: UNAUTHORIZED,
   ERR_IAM_TOKEN_KEY_UNKNOWN: UNAUTHORIZED,
   ERR_IAM_TOKEN_ALGORITHM: UNAUTHORIZED,
   ERR_IAM_TOKEN_SIGNATURE: UNAUTHORIZED,
   ERR_IAM_TOKEN_EXPIRED: UNAUTHORIZED,
   ERR_IAM_TOKEN_NOT_YET_VALID: UNAUTHORIZED,
+  ERR_IAM_TOKEN_ISSUER: UNAUTHORIZED,
   ERR_IAM_TOKEN_REVOKED: UNAUTHORIZED,
   ERR_IAM_USER_REVOKED: UNAUTHORIZED,
   ERR_IAM_LOCAL_VALIDATION_NOT_STARTED: INTERNAL,
@@ -88,10 +97,10 @@ export const IAM_ERROR_HTTP: Readonly<Record<IamErrorCode, IamErrorHttpMapping>>
   ERR_IAM_CLIENT_UNAUTHORIZED: INTERNAL,
   ERR_IAM_CLIENT_FORBIDDEN: INTERNAL,
   ERR_IAM_NOT_FOUND: INTERNAL,
-  ERR_IAM_UNAVAILABLE: { status: 503, errorCode: 20000, message: 'internal server error' },
+  ERR_IAM_UNAVAILABLE: UNAVAILABLE,
   ERR_IAM_BAD_RESPONSE: INTERNAL,
-  ERR_IAM_NOT_READY: { status: 503, errorCode: 20000, message: 'internal server error' },
-  ERR_IAM_CLOSED: INTERNAL,
+  ERR_IAM_NOT_READY: UNAVAILABLE,
+  ERR_IAM_CLOSED: UNAVAILABLE,
   ERR_IAM_INTERNAL: INTERNAL,
 })
 

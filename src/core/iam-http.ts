@@ -6,6 +6,7 @@
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
 import { IamError } from './errors.js'
 import type { ResolvedIamClientOptions } from './options.js'
+import { scheduleTimer, sleep } from './scheduler.js'
 
 /** How a request authenticates: client Basic credentials, or the current client token. */
 export type IamAuth = 'basic' | 'bearer'
@@ -41,10 +42,6 @@ const tracer = trace.getTracer('iam-node-sdk')
 const BASE_DELAY_MS = 100
 const MAX_DELAY_MS = 2_000
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref())
-}
-
 /** Sends requests to the IAM. Stateless apart from its options. */
 export class IamHttp {
   readonly #options: ResolvedIamClientOptions
@@ -65,7 +62,8 @@ export class IamHttp {
   /**
    * Sends a request and returns its response when the status is below 500. A 401 on a bearer
    * call refreshes the client token once and retries once. 5xx and network failures are retried
-   * until the budget runs out, then an `ERR_IAM_UNAVAILABLE` is thrown.
+   * until the budget runs out, then an `ERR_IAM_UNAVAILABLE` is thrown. The budget bounds the
+   * whole call: the refresh and the retry after it spend what is left of it.
    */
   async send(request: IamRequest): Promise<IamResponse> {
     return tracer.startActiveSpan(
@@ -76,10 +74,11 @@ export class IamHttp {
       },
       async (span) => {
         try {
-          let response = await this.#sendWithRetries(request)
+          const deadline = this.#options.now() + request.budgetMs
+          let response = await this.#sendWithRetries(request, deadline)
           if (response.status === 401 && request.auth === 'bearer' && this.#bearer) {
-            await this.#bearer.refresh()
-            response = await this.#sendWithRetries(request)
+            await this.#beforeDeadline(this.#bearer.refresh(), request, deadline)
+            response = await this.#sendWithRetries(request, deadline)
           }
           span.setAttribute('http.response.status_code', response.status)
           return response
@@ -94,9 +93,24 @@ export class IamHttp {
     )
   }
 
-  async #sendWithRetries(request: IamRequest): Promise<IamResponse> {
+  /** `work`, unless the deadline comes first (then `ERR_IAM_UNAVAILABLE`; `work` goes on). */
+  async #beforeDeadline<T>(work: Promise<T>, request: IamRequest, deadline: number): Promise<T> {
+    let timer: NodeJS.Timeout | undefined
+    const late = new Promise<never>((_, reject) => {
+      timer = scheduleTimer(
+        () => reject(outOfBudget(request, 'could not refresh the client token')),
+        deadline - this.#options.now(),
+      )
+    })
+    try {
+      return await Promise.race([work, late])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  async #sendWithRetries(request: IamRequest, deadline: number): Promise<IamResponse> {
     const { now, requestTimeoutMs } = this.#options
-    const deadline = now() + request.budgetMs
     let lastFailure: unknown
     let lastStatus: number | undefined
     for (let attempt = 0; ; attempt++) {
@@ -108,6 +122,8 @@ export class IamHttp {
         lastStatus = response.status
         lastFailure = undefined
       } catch (error) {
+        // An answer we refuse to read (too large) is not an outage: no retry.
+        if (error instanceof IamError) throw error
         lastFailure = error
         lastStatus = undefined
       }
@@ -120,11 +136,7 @@ export class IamHttp {
       lastStatus !== undefined
         ? `answered HTTP ${lastStatus}`
         : `could not be reached (${(lastFailure as Error | undefined)?.message ?? 'timeout'})`
-    throw new IamError(
-      'ERR_IAM_UNAVAILABLE',
-      `IAM ${request.endpoint} ${reason} within ${request.budgetMs} ms`,
-      { cause: lastFailure, iamStatus: lastStatus },
-    )
+    throw outOfBudget(request, reason, lastFailure, lastStatus)
   }
 
   async #attempt(request: IamRequest, timeoutMs: number): Promise<IamResponse> {
@@ -144,8 +156,59 @@ export class IamHttp {
       body,
       signal: AbortSignal.timeout(timeoutMs),
     })
-    return { status: response.status, text: await response.text() }
+    return { status: response.status, text: await readBody(request, response, this.#options) }
   }
+}
+
+function outOfBudget(
+  request: IamRequest,
+  reason: string,
+  cause?: unknown,
+  iamStatus?: number,
+): IamError {
+  return new IamError(
+    'ERR_IAM_UNAVAILABLE',
+    `IAM ${request.endpoint} ${reason} within ${request.budgetMs} ms`,
+    { cause, iamStatus },
+  )
+}
+
+/**
+ * Reads a body as text, at most `maxResponseBytes` of it: a longer body (announced or streamed)
+ * ends the read early with `ERR_IAM_BAD_RESPONSE`, so a broken IAM cannot fill the memory.
+ */
+async function readBody(
+  request: IamRequest,
+  response: Response,
+  options: Pick<ResolvedIamClientOptions, 'maxResponseBytes'>,
+): Promise<string> {
+  const max = options.maxResponseBytes
+  const tooLarge = () =>
+    new IamError(
+      'ERR_IAM_BAD_RESPONSE',
+      `IAM ${request.endpoint} answered a body larger than maxResponseBytes (${max} bytes)`,
+      { iamStatus: response.status },
+    )
+  const announced = Number(response.headers.get('content-length'))
+  if (announced > max) {
+    await response.body?.cancel().catch(() => undefined)
+    throw tooLarge()
+  }
+  if (response.body === null) return ''
+  const reader = response.body.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    size += value.byteLength
+    if (size > max) {
+      await reader.cancel().catch(() => undefined)
+      throw tooLarge()
+    }
+    chunks.push(value)
+  }
+  return Buffer.concat(chunks, size).toString('utf8')
 }
 
 /** Parses a JSON body, turning bad JSON into `ERR_IAM_BAD_RESPONSE`. */

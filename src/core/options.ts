@@ -1,7 +1,12 @@
 /**
- * Options of {@link IamClient}: types, defaults, validation, and the one place where environment
- * variables are read.
+ * Options of {@link IamClient}: one table ({@link CLIENT_OPTIONS}) from which validation, the
+ * environment parser and the README's options table are all derived, and the one place where
+ * environment variables are read.
  */
+import type { IamLogger } from './log.js'
+import { MAX_TIMER_DELAY_MS } from './scheduler.js'
+
+export type { IamLogger } from './log.js'
 
 /** RSA signature algorithms a token may be signed with. `none` and HMAC are never accepted. */
 export type RsaAlgorithm = 'RS256' | 'RS384' | 'RS512' | 'PS256' | 'PS384' | 'PS512'
@@ -14,14 +19,6 @@ const RSA_ALGORITHMS: readonly RsaAlgorithm[] = [
   'PS384',
   'PS512',
 ]
-
-/** Where the SDK writes what it has to say. Each method is optional; missing ones stay silent. */
-export interface IamLogger {
-  debug?(message: string, details?: Record<string, unknown>): void
-  info?(message: string, details?: Record<string, unknown>): void
-  warn?(message: string, details?: Record<string, unknown>): void
-  error?(message: string, details?: Record<string, unknown>): void
-}
 
 /** Options of `new IamClient(options)`. Durations are milliseconds. */
 export interface IamClientOptions {
@@ -44,6 +41,13 @@ export interface IamClientOptions {
   namespaceContextCacheTtlMs?: number
   /** How long a namespace reported as not found is remembered, in ms. Default 180 000 (3 min). */
   namespaceNotFoundCacheTtlMs?: number
+  /**
+   * How long an expired role, role override, client information or namespace context entry is
+   * still served while the IAM is unreachable (timeouts, connection errors, 5xx), in ms. Refreshes
+   * go on in the background meanwhile. An answer that says "no" (404, 403) is never replaced by a
+   * stale "yes". Default 600 000 (10 min); 0 turns it off.
+   */
+  staleIfErrorMs?: number
   /** Entries each cache (roles, clients, namespace contexts, delegate tokens) holds at most. Default 1 000. */
   cacheMaxEntries?: number
   /** Interval between JWKS refreshes, in ms. Default 60 000. */
@@ -59,20 +63,33 @@ export interface IamClientOptions {
   clockToleranceMs?: number
   /** Signature algorithms accepted on access tokens. Default `['RS256']`. */
   algorithms?: readonly RsaAlgorithm[]
+  /**
+   * Accepted `iss` values: a token with another (or no) `iss` is `ERR_IAM_TOKEN_ISSUER`. Default:
+   * not checked, as in the Python and Go SDKs.
+   */
+  issuer?: string | readonly string[]
   /** Timeout of one HTTP attempt to the IAM, in ms. Default 5 000. */
   requestTimeoutMs?: number
   /**
-   * Total time, retries included, that a call made on a request's path (role, client information,
-   * namespace context, verify, grants) may spend on the IAM, in ms. Default 5 000.
+   * Total time that one call to the IAM may take, retries, a client-token refresh and the retry
+   * after it included, in ms. Default 5 000.
    */
   requestBudgetMs?: number
   /** Longest wait between two background retries after a failed refresh, in ms. Default 30 000. */
   backgroundRetryMaxDelayMs?: number
+  /**
+   * Largest IAM response body read, in bytes; a longer one ends the read early with
+   * `ERR_IAM_BAD_RESPONSE`. Default 33 554 432 (32 MiB: room for a large revocation list).
+   */
+  maxResponseBytes?: number
   /** Validated tokens remembered so that a repeated token skips signature checks. Default 10 000; 0 disables. */
   verifiedTokenCacheSize?: number
   /** `fetch` implementation used for every IAM call. Default `globalThis.fetch`. */
   fetch?: typeof globalThis.fetch
-  /** Logger for background failures and warnings. Default: `console` for warnings and errors. */
+  /**
+   * Where the SDK logs: pino, bunyan and Fastify's `app.log` fit as they are. Default: warnings
+   * and errors to `console`.
+   */
   logger?: IamLogger
   /** Clock returning epoch milliseconds. Default `Date.now`. For tests. */
   now?: () => number
@@ -88,42 +105,292 @@ export interface ResolvedIamClientOptions {
   readonly clientInfoCacheTtlMs: number
   readonly namespaceContextCacheTtlMs: number
   readonly namespaceNotFoundCacheTtlMs: number
+  readonly staleIfErrorMs: number
   readonly cacheMaxEntries: number
   readonly jwksRefreshIntervalMs: number
   readonly revocationListRefreshIntervalMs: number
   readonly jwksRefetchCooldownMs: number
   readonly clockToleranceMs: number
   readonly algorithms: readonly RsaAlgorithm[]
+  /** Accepted issuers; `undefined` when `iss` is not checked. */
+  readonly issuer: readonly string[] | undefined
   readonly requestTimeoutMs: number
   readonly requestBudgetMs: number
   readonly backgroundRetryMaxDelayMs: number
+  readonly maxResponseBytes: number
   readonly verifiedTokenCacheSize: number
   readonly fetch: typeof globalThis.fetch
   readonly logger: IamLogger
   readonly now: () => number
 }
 
-/** Default values of every optional option. */
-export const DEFAULT_CLIENT_OPTIONS = Object.freeze({
-  rolesCacheTtlMs: 60_000,
-  clientInfoCacheTtlMs: 60_000,
-  namespaceContextCacheTtlMs: 3_600_000,
-  namespaceNotFoundCacheTtlMs: 180_000,
-  cacheMaxEntries: 1_000,
-  jwksRefreshIntervalMs: 60_000,
-  revocationListRefreshIntervalMs: 60_000,
-  jwksRefetchCooldownMs: 5_000,
-  clockToleranceMs: 60_000,
-  algorithms: Object.freeze(['RS256']) as readonly RsaAlgorithm[],
-  requestTimeoutMs: 5_000,
-  requestBudgetMs: 5_000,
-  backgroundRetryMaxDelayMs: 30_000,
-  verifiedTokenCacheSize: 10_000,
-})
+/** How an option's value is read and checked. */
+export type ClientOptionKind =
+  'url' | 'id' | 'secret' | 'duration' | 'count' | 'algorithms' | 'issuer' | 'function' | 'logger'
+
+/** One row of {@link CLIENT_OPTIONS}. */
+export interface ClientOptionSpec {
+  readonly name: keyof IamClientOptions
+  /** Environment variable (and `IAM_*` app setting) that supplies it; none for code-only options. */
+  readonly env: string | undefined
+  readonly kind: ClientOptionKind
+  /** Whether it must be given (in code, settings or the environment). */
+  readonly required?: boolean
+  /** Default value (`undefined`: none, or derived as `description` says). */
+  readonly default?: unknown
+  /** Smallest accepted value (durations and counts). */
+  readonly min?: number
+  /** Largest accepted value (durations and counts). */
+  readonly max?: number
+  /** Unit, for the docs. */
+  readonly unit?: 'ms' | 'bytes' | 'entries' | 'tokens'
+  /** One line for the docs. */
+  readonly description: string
+}
+
+const MAX_COUNT = Number.MAX_SAFE_INTEGER
+
+/**
+ * Every client option: its environment variable, kind, unit, default and bounds. Validation,
+ * {@link optionsFromEnv} and the README's options table are derived from it.
+ */
+export const CLIENT_OPTIONS: readonly ClientOptionSpec[] = Object.freeze(
+  (
+    [
+      {
+        name: 'baseUrl',
+        env: 'IAM_BASE_URL',
+        kind: 'url',
+        required: true,
+        description: 'IAM base URL including `/iam`.',
+      },
+      {
+        name: 'clientId',
+        env: 'IAM_CLIENT_ID',
+        kind: 'id',
+        required: true,
+        description: 'OAuth client ID of this service.',
+      },
+      {
+        name: 'clientSecret',
+        env: 'IAM_CLIENT_SECRET',
+        kind: 'secret',
+        required: true,
+        description: 'OAuth client secret (may be empty for a public client).',
+      },
+      {
+        name: 'basicBaseUrl',
+        env: 'IAM_BASIC_BASE_URL',
+        kind: 'url',
+        description:
+          'Basic service base URL (namespace contexts). Default: `baseUrl` with `/iam` → `/basic`.',
+      },
+      {
+        name: 'rolesCacheTtlMs',
+        env: 'IAM_ROLES_CACHE_TTL_MS',
+        kind: 'duration',
+        default: 60_000,
+        min: 0,
+        unit: 'ms',
+        description: 'How long role and role-override permissions are reused.',
+      },
+      {
+        name: 'clientInfoCacheTtlMs',
+        env: 'IAM_CLIENT_INFO_CACHE_TTL_MS',
+        kind: 'duration',
+        default: 60_000,
+        min: 0,
+        unit: 'ms',
+        description: 'How long client information (CSRF redirect URIs, audience) is reused.',
+      },
+      {
+        name: 'namespaceContextCacheTtlMs',
+        env: 'IAM_NAMESPACE_CONTEXT_CACHE_TTL_MS',
+        kind: 'duration',
+        default: 3_600_000,
+        min: 0,
+        unit: 'ms',
+        description: 'How long a found namespace context is reused.',
+      },
+      {
+        name: 'namespaceNotFoundCacheTtlMs',
+        env: 'IAM_NAMESPACE_NOT_FOUND_CACHE_TTL_MS',
+        kind: 'duration',
+        default: 180_000,
+        min: 0,
+        unit: 'ms',
+        description: 'How long a namespace reported as not found is remembered.',
+      },
+      {
+        name: 'staleIfErrorMs',
+        env: 'IAM_STALE_IF_ERROR_MS',
+        kind: 'duration',
+        default: 600_000,
+        min: 0,
+        unit: 'ms',
+        description:
+          'How long expired role, role-override, client and namespace entries are served while the IAM is unreachable; 0 turns it off.',
+      },
+      {
+        name: 'cacheMaxEntries',
+        env: 'IAM_CACHE_MAX_ENTRIES',
+        kind: 'count',
+        default: 1_000,
+        min: 1,
+        unit: 'entries',
+        description: 'Entries each cache holds at most (least recently used dropped first).',
+      },
+      {
+        name: 'jwksRefreshIntervalMs',
+        env: 'IAM_JWKS_REFRESH_INTERVAL_MS',
+        kind: 'duration',
+        default: 60_000,
+        min: 1,
+        unit: 'ms',
+        description: 'Interval between JWKS refreshes.',
+      },
+      {
+        name: 'revocationListRefreshIntervalMs',
+        env: 'IAM_REVOCATION_LIST_REFRESH_INTERVAL_MS',
+        kind: 'duration',
+        default: 60_000,
+        min: 1,
+        unit: 'ms',
+        description: 'Interval between revocation list refreshes.',
+      },
+      {
+        name: 'jwksRefetchCooldownMs',
+        env: 'IAM_JWKS_REFETCH_COOLDOWN_MS',
+        kind: 'duration',
+        default: 5_000,
+        min: 0,
+        unit: 'ms',
+        description: 'Least time between two JWKS fetches caused by an unknown `kid`.',
+      },
+      {
+        name: 'clockToleranceMs',
+        env: 'IAM_CLOCK_TOLERANCE_MS',
+        kind: 'duration',
+        default: 60_000,
+        min: 0,
+        unit: 'ms',
+        description: 'Leeway applied to `exp` and `nbf`.',
+      },
+      {
+        name: 'algorithms',
+        env: 'IAM_ALGORITHMS',
+        kind: 'algorithms',
+        default: Object.freeze(['RS256']),
+        description: `Accepted token signature algorithms (${RSA_ALGORITHMS.join(', ')}).`,
+      },
+      {
+        name: 'issuer',
+        env: 'IAM_ISSUER',
+        kind: 'issuer',
+        description:
+          'Accepted `iss` values (a string or a list); a token with another is refused. Default: not checked.',
+      },
+      {
+        name: 'requestTimeoutMs',
+        env: 'IAM_REQUEST_TIMEOUT_MS',
+        kind: 'duration',
+        default: 5_000,
+        min: 1,
+        unit: 'ms',
+        description: 'Timeout of one HTTP attempt to the IAM.',
+      },
+      {
+        name: 'requestBudgetMs',
+        env: 'IAM_REQUEST_BUDGET_MS',
+        kind: 'duration',
+        default: 5_000,
+        min: 1,
+        unit: 'ms',
+        description:
+          'Total time of one IAM call: retries, a client-token refresh and the retry after it included.',
+      },
+      {
+        name: 'backgroundRetryMaxDelayMs',
+        env: 'IAM_BACKGROUND_RETRY_MAX_DELAY_MS',
+        kind: 'duration',
+        default: 30_000,
+        min: 1,
+        unit: 'ms',
+        description: 'Longest wait between two retries of a failed background refresh.',
+      },
+      {
+        name: 'maxResponseBytes',
+        env: 'IAM_MAX_RESPONSE_BYTES',
+        kind: 'count',
+        default: 32 * 1024 * 1024,
+        min: 1024,
+        unit: 'bytes',
+        description: 'Largest IAM response body read; a longer one is `ERR_IAM_BAD_RESPONSE`.',
+      },
+      {
+        name: 'verifiedTokenCacheSize',
+        env: 'IAM_VERIFIED_TOKEN_CACHE_SIZE',
+        kind: 'count',
+        default: 10_000,
+        min: 0,
+        unit: 'tokens',
+        description:
+          'Validated tokens remembered (a repeated token skips the signature check); 0 disables.',
+      },
+      {
+        name: 'fetch',
+        env: undefined,
+        kind: 'function',
+        description: '`fetch` used for every IAM call. Default `globalThis.fetch`.',
+      },
+      {
+        name: 'logger',
+        env: undefined,
+        kind: 'logger',
+        description:
+          'Logger (pino, bunyan, Fastify `app.log`). Default: warnings and errors to `console`.',
+      },
+      {
+        name: 'now',
+        env: undefined,
+        kind: 'function',
+        description: 'Clock in epoch ms. Default `Date.now`. For tests.',
+      },
+    ] satisfies ClientOptionSpec[]
+  ).map((spec) => Object.freeze(spec)),
+)
+
+const SPEC_BY_NAME: ReadonlyMap<string, ClientOptionSpec> = new Map(
+  CLIENT_OPTIONS.map((spec) => [spec.name, spec]),
+)
+
+/** Default values of every optional option that has one. */
+export const DEFAULT_CLIENT_OPTIONS = Object.freeze(
+  Object.fromEntries(
+    CLIENT_OPTIONS.filter((s) => s.default !== undefined).map((s) => [s.name, s.default]),
+  ),
+) as Readonly<{
+  rolesCacheTtlMs: number
+  clientInfoCacheTtlMs: number
+  namespaceContextCacheTtlMs: number
+  namespaceNotFoundCacheTtlMs: number
+  staleIfErrorMs: number
+  cacheMaxEntries: number
+  jwksRefreshIntervalMs: number
+  revocationListRefreshIntervalMs: number
+  jwksRefetchCooldownMs: number
+  clockToleranceMs: number
+  algorithms: readonly RsaAlgorithm[]
+  requestTimeoutMs: number
+  requestBudgetMs: number
+  backgroundRetryMaxDelayMs: number
+  maxResponseBytes: number
+  verifiedTokenCacheSize: number
+}>
 
 const consoleLogger: IamLogger = {
-  warn: (message, details) => console.warn(`[iam-node-sdk] ${message}`, details ?? ''),
-  error: (message, details) => console.error(`[iam-node-sdk] ${message}`, details ?? ''),
+  warn: (details, message) => console.warn(`[iam-node-sdk] ${message}`, details),
+  error: (details, message) => console.error(`[iam-node-sdk] ${message}`, details),
 }
 
 function fail(option: string, expected: string, value: unknown): never {
@@ -138,7 +405,7 @@ function describe(value: unknown): string {
   return String(value)
 }
 
-function url(option: string, value: unknown): string {
+function readUrl(option: string, value: unknown): string {
   if (typeof value !== 'string' || value === '') fail(option, 'a non-empty URL string', value)
   let parsed: URL
   try {
@@ -152,29 +419,63 @@ function url(option: string, value: unknown): string {
   return value.replace(/\/+$/, '')
 }
 
-function duration(option: string, value: unknown, fallback: number, allowZero: boolean): number {
-  if (value === undefined) return fallback
-  if (
-    typeof value !== 'number' ||
-    !Number.isFinite(value) ||
-    value < 0 ||
-    (!allowZero && value === 0)
-  ) {
-    fail(
-      option,
-      allowZero ? 'a finite number of milliseconds >= 0' : 'a finite number of milliseconds > 0',
-      value,
-    )
+function readNumber(spec: ClientOptionSpec, value: unknown): number {
+  const min = spec.min ?? 0
+  if (spec.kind === 'duration') {
+    const max = spec.max ?? MAX_TIMER_DELAY_MS
+    if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+      const low = min === 0 ? '>= 0' : `>= ${min}`
+      fail(spec.name, `a number of milliseconds ${low} and at most ${max} (about 24.8 days)`, value)
+    }
+    return value
+  }
+  const max = spec.max ?? MAX_COUNT
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    fail(spec.name, `an integer >= ${min}`, value)
   }
   return value
 }
 
-function count(option: string, value: unknown, fallback: number, min: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    fail(option, `an integer >= ${min}`, value)
+function readValue(spec: ClientOptionSpec, value: unknown): unknown {
+  switch (spec.kind) {
+    case 'url':
+      return readUrl(spec.name, value)
+    case 'id':
+      if (typeof value !== 'string' || value === '') fail(spec.name, 'a non-empty string', value)
+      return value
+    case 'secret':
+      if (typeof value !== 'string') fail(spec.name, 'a string', value)
+      return value
+    case 'duration':
+    case 'count':
+      return readNumber(spec, value)
+    case 'algorithms':
+      if (
+        !Array.isArray(value) ||
+        value.length === 0 ||
+        !value.every((a) => RSA_ALGORITHMS.includes(a as RsaAlgorithm))
+      ) {
+        fail(spec.name, `a non-empty list of ${RSA_ALGORITHMS.join(', ')}`, value)
+      }
+      return Object.freeze([...new Set(value as RsaAlgorithm[])])
+    case 'issuer': {
+      const list = typeof value === 'string' ? [value] : value
+      if (
+        !Array.isArray(list) ||
+        list.length === 0 ||
+        !list.every((x) => typeof x === 'string' && x !== '')
+      ) {
+        fail(spec.name, 'a non-empty string or a non-empty list of them', value)
+      }
+      return Object.freeze([...list])
+    }
+    case 'function':
+      if (typeof value !== 'function') fail(spec.name, 'a function', value)
+      return value
+    case 'logger':
+      if (value === null || typeof value !== 'object') fail(spec.name, 'an object', value)
+      return value
   }
-  return value
 }
 
 /** Derives the basic-service URL from the IAM base URL (`…/iam` → `…/basic`). */
@@ -195,144 +496,59 @@ export function defaultBasicBaseUrl(baseUrl: string): string {
  */
 export function resolveClientOptions(options: IamClientOptions): ResolvedIamClientOptions {
   if (options === null || typeof options !== 'object') fail('options', 'an object', options)
-  const baseUrl = url('baseUrl', options.baseUrl)
-  if (typeof options.clientId !== 'string' || options.clientId === '') {
-    fail('clientId', 'a non-empty string', options.clientId)
+  const given = options as unknown as Record<string, unknown>
+  const out: Record<string, unknown> = {}
+  for (const spec of CLIENT_OPTIONS) {
+    const value = given[spec.name]
+    if (value === undefined) {
+      if (spec.required) readValue(spec, value) // throws, naming the option
+      out[spec.name] = spec.default
+    } else out[spec.name] = readValue(spec, value)
   }
-  if (typeof options.clientSecret !== 'string')
-    fail('clientSecret', 'a string', options.clientSecret)
-  const d = DEFAULT_CLIENT_OPTIONS
-  const algorithms = options.algorithms ?? d.algorithms
-  if (
-    !Array.isArray(algorithms) ||
-    algorithms.length === 0 ||
-    !algorithms.every((a) => RSA_ALGORITHMS.includes(a as RsaAlgorithm))
-  ) {
-    fail('algorithms', `a non-empty list of ${RSA_ALGORITHMS.join(', ')}`, algorithms)
-  }
-  const fetchImpl = options.fetch ?? globalThis.fetch
-  if (typeof fetchImpl !== 'function') fail('fetch', 'a function', fetchImpl)
-  const now = options.now ?? Date.now
-  if (typeof now !== 'function') fail('now', 'a function returning epoch milliseconds', now)
-  const logger = options.logger ?? consoleLogger
-  if (logger === null || typeof logger !== 'object') fail('logger', 'an object', logger)
-  return Object.freeze({
-    baseUrl,
-    clientId: options.clientId,
-    clientSecret: options.clientSecret,
-    basicBaseUrl:
-      options.basicBaseUrl === undefined
-        ? defaultBasicBaseUrl(baseUrl)
-        : url('basicBaseUrl', options.basicBaseUrl),
-    rolesCacheTtlMs: duration('rolesCacheTtlMs', options.rolesCacheTtlMs, d.rolesCacheTtlMs, true),
-    clientInfoCacheTtlMs: duration(
-      'clientInfoCacheTtlMs',
-      options.clientInfoCacheTtlMs,
-      d.clientInfoCacheTtlMs,
-      true,
-    ),
-    namespaceContextCacheTtlMs: duration(
-      'namespaceContextCacheTtlMs',
-      options.namespaceContextCacheTtlMs,
-      d.namespaceContextCacheTtlMs,
-      true,
-    ),
-    namespaceNotFoundCacheTtlMs: duration(
-      'namespaceNotFoundCacheTtlMs',
-      options.namespaceNotFoundCacheTtlMs,
-      d.namespaceNotFoundCacheTtlMs,
-      true,
-    ),
-    cacheMaxEntries: count('cacheMaxEntries', options.cacheMaxEntries, d.cacheMaxEntries, 1),
-    jwksRefreshIntervalMs: duration(
-      'jwksRefreshIntervalMs',
-      options.jwksRefreshIntervalMs,
-      d.jwksRefreshIntervalMs,
-      false,
-    ),
-    revocationListRefreshIntervalMs: duration(
-      'revocationListRefreshIntervalMs',
-      options.revocationListRefreshIntervalMs,
-      d.revocationListRefreshIntervalMs,
-      false,
-    ),
-    jwksRefetchCooldownMs: duration(
-      'jwksRefetchCooldownMs',
-      options.jwksRefetchCooldownMs,
-      d.jwksRefetchCooldownMs,
-      true,
-    ),
-    clockToleranceMs: duration(
-      'clockToleranceMs',
-      options.clockToleranceMs,
-      d.clockToleranceMs,
-      true,
-    ),
-    algorithms: Object.freeze([...algorithms]),
-    requestTimeoutMs: duration(
-      'requestTimeoutMs',
-      options.requestTimeoutMs,
-      d.requestTimeoutMs,
-      false,
-    ),
-    requestBudgetMs: duration('requestBudgetMs', options.requestBudgetMs, d.requestBudgetMs, false),
-    backgroundRetryMaxDelayMs: duration(
-      'backgroundRetryMaxDelayMs',
-      options.backgroundRetryMaxDelayMs,
-      d.backgroundRetryMaxDelayMs,
-      false,
-    ),
-    verifiedTokenCacheSize: count(
-      'verifiedTokenCacheSize',
-      options.verifiedTokenCacheSize,
-      d.verifiedTokenCacheSize,
-      0,
-    ),
-    fetch: fetchImpl,
-    logger,
-    now,
-  })
+  out.basicBaseUrl ??= defaultBasicBaseUrl(out.baseUrl as string)
+  out.fetch ??= globalThis.fetch
+  if (typeof out.fetch !== 'function') fail('fetch', 'a function', out.fetch)
+  out.logger ??= consoleLogger
+  out.now ??= Date.now
+  return Object.freeze(out) as unknown as ResolvedIamClientOptions
 }
 
 /** Environment variable → option name, for {@link optionsFromEnv}. */
-export const CLIENT_OPTION_ENV: Readonly<Record<string, keyof IamClientOptions>> = Object.freeze({
-  IAM_BASE_URL: 'baseUrl',
-  IAM_CLIENT_ID: 'clientId',
-  IAM_CLIENT_SECRET: 'clientSecret',
-  IAM_BASIC_BASE_URL: 'basicBaseUrl',
-  IAM_ROLES_CACHE_TTL_MS: 'rolesCacheTtlMs',
-  IAM_CLIENT_INFO_CACHE_TTL_MS: 'clientInfoCacheTtlMs',
-  IAM_NAMESPACE_CONTEXT_CACHE_TTL_MS: 'namespaceContextCacheTtlMs',
-  IAM_NAMESPACE_NOT_FOUND_CACHE_TTL_MS: 'namespaceNotFoundCacheTtlMs',
-  IAM_CACHE_MAX_ENTRIES: 'cacheMaxEntries',
-  IAM_JWKS_REFRESH_INTERVAL_MS: 'jwksRefreshIntervalMs',
-  IAM_REVOCATION_LIST_REFRESH_INTERVAL_MS: 'revocationListRefreshIntervalMs',
-  IAM_JWKS_REFETCH_COOLDOWN_MS: 'jwksRefetchCooldownMs',
-  IAM_CLOCK_TOLERANCE_MS: 'clockToleranceMs',
-  IAM_ALGORITHMS: 'algorithms',
-  IAM_REQUEST_TIMEOUT_MS: 'requestTimeoutMs',
-  IAM_REQUEST_BUDGET_MS: 'requestBudgetMs',
-  IAM_BACKGROUND_RETRY_MAX_DELAY_MS: 'backgroundRetryMaxDelayMs',
-  IAM_VERIFIED_TOKEN_CACHE_SIZE: 'verifiedTokenCacheSize',
-})
+export const CLIENT_OPTION_ENV: Readonly<Record<string, keyof IamClientOptions>> = Object.freeze(
+  Object.fromEntries(
+    CLIENT_OPTIONS.filter((s) => s.env !== undefined).map((s) => [s.env as string, s.name]),
+  ),
+)
 
-const STRING_OPTIONS = new Set<keyof IamClientOptions>([
-  'baseUrl',
-  'clientId',
-  'clientSecret',
-  'basicBaseUrl',
-])
+/** Parses one environment value of an option; a `TypeError` names the variable. */
+function fromText(spec: ClientOptionSpec, variable: string, raw: string): unknown {
+  switch (spec.kind) {
+    case 'algorithms':
+    case 'issuer':
+      return raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    case 'duration':
+    case 'count': {
+      const value = Number(raw.trim())
+      if (!/^\s*\d+(\.\d+)?\s*$/.test(raw) || !Number.isFinite(value)) {
+        throw new TypeError(
+          `environment variable ${variable} must be a number, got ${JSON.stringify(raw)}`,
+        )
+      }
+      return value
+    }
+    default:
+      return raw
+  }
+}
 
 /**
  * Reads client options from environment variables: the only place the SDK reads the environment.
  * Unset or empty variables are left out. Numbers must be plain decimal numbers (a `TypeError`
- * naming the variable otherwise); `IAM_ALGORITHMS` is a comma-separated list.
- *
- * | variable | option |
- * |---|---|
- * | `IAM_BASE_URL`, `IAM_CLIENT_ID`, `IAM_CLIENT_SECRET` | `baseUrl`, `clientId`, `clientSecret` |
- * | `IAM_BASIC_BASE_URL` | `basicBaseUrl` |
- * | `IAM_ROLES_CACHE_TTL_MS`, `IAM_JWKS_REFRESH_INTERVAL_MS`, … | the option of the same name |
+ * naming the variable otherwise); `IAM_ALGORITHMS` and `IAM_ISSUER` are comma-separated lists.
+ * The variable of each option is in {@link CLIENT_OPTIONS} (and the README's options table).
  *
  * @example
  * ```ts
@@ -346,21 +562,7 @@ export function optionsFromEnv(
   for (const [variable, option] of Object.entries(CLIENT_OPTION_ENV)) {
     const raw = env[variable]
     if (raw === undefined || raw === '') continue
-    if (STRING_OPTIONS.has(option)) out[option] = raw
-    else if (option === 'algorithms')
-      out[option] = raw
-        .split(',')
-        .map((s) => s.trim())
-        .filter(Boolean)
-    else {
-      const value = Number(raw.trim())
-      if (!/^\s*\d+(\.\d+)?\s*$/.test(raw) || !Number.isFinite(value)) {
-        throw new TypeError(
-          `environment variable ${variable} must be a number, got ${JSON.stringify(raw)}`,
-        )
-      }
-      out[option] = value
-    }
+    out[option] = fromText(SPEC_BY_NAME.get(option) as ClientOptionSpec, variable, raw)
   }
   return out as Partial<IamClientOptions>
 }

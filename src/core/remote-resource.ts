@@ -1,10 +1,15 @@
 /**
  * A value fetched from the IAM and kept fresh in the background, in the manner of jose's remote
- * key set: one fetch in flight at a time, a sequence guard so an older fetch never overwrites a
- * newer value, the last good value kept (stale-while-error) when a refresh fails, failed refreshes
- * retried with growing delays, `unref()`'d timers and one `close()`.
+ * key set: one fetch in flight at a time, the last good value kept (stale-while-error) when a
+ * refresh fails, failed refreshes retried with growing delays, timers from the one scheduler
+ * (clamped, `unref()`'d) and one `close()`.
+ *
+ * jose keeps a sequence guard because its fetches can overlap; here they cannot (a refresh joins
+ * the fetch in flight), so there is none.
  */
-import type { IamLogger } from './options.js'
+import type { IamLogger } from './log.js'
+import { RateLimitedLog } from './log.js'
+import { scheduleTimer } from './scheduler.js'
 
 /** The state of one background resource, for health reports. */
 export interface ResourceHealth {
@@ -18,18 +23,21 @@ export interface ResourceHealth {
   lastError: string | undefined
   /** Age of the value being served, in ms. */
   ageMs: number | undefined
-  /** Whether the last attempt failed, so the value being served may be stale. */
+  /** Whether the last attempt failed. */
   failing: boolean
+  /** Whether the last attempt failed while an older value is being served. */
+  servingStale: boolean
 }
 
 /** Options of {@link RemoteResource}. */
 export interface RemoteResourceOptions<T> {
+  /** Name for logs, e.g. `JWKS`. */
   name: string
   fetch: () => Promise<T>
-  /** Called with each newly fetched value, in fetch order. */
+  /** Called with each newly fetched value. */
   onValue?: (value: T) => void
-  /** Refresh interval, in ms. */
-  intervalMs: number
+  /** Time until the next refresh after a success, in ms: fixed, or computed from the value. */
+  refreshAfterMs: number | ((value: T) => number)
   /** Longest wait between retries after failures, in ms. */
   retryMaxDelayMs: number
   now: () => number
@@ -37,27 +45,29 @@ export interface RemoteResourceOptions<T> {
 }
 
 const FIRST_RETRY_DELAY_MS = 1_000
+/** While a refresh keeps failing, the warning is repeated at most this often. */
+const FAILURE_LOG_INTERVAL_MS = 60_000
 
 /** A periodically refreshed value. Start with {@link RemoteResource.start}. */
 export class RemoteResource<T> {
   readonly #options: RemoteResourceOptions<T>
+  readonly #failureLog: RateLimitedLog
   #value: T | undefined
   #loaded = false
   #inFlight: Promise<T> | undefined
-  #sequence = 0
-  #appliedSequence = 0
   #timer: NodeJS.Timeout | undefined
   #started = false
   #closed = false
   #failures = 0
+  #failingSince: number | undefined
   #lastFetchStartedAt = -Infinity
   #lastSuccessAt: number | undefined
   #lastErrorAt: number | undefined
   #lastError: string | undefined
-  #lastAttemptFailed = false
 
   constructor(options: RemoteResourceOptions<T>) {
     this.#options = options
+    this.#failureLog = new RateLimitedLog(FAILURE_LOG_INTERVAL_MS, options.now)
   }
 
   /** The current value, or `undefined` before the first successful fetch. */
@@ -70,14 +80,9 @@ export class RemoteResource<T> {
     return this.#started
   }
 
-  /** Epoch ms when the last fetch started (success or not). */
-  get lastFetchStartedAt(): number {
-    return this.#lastFetchStartedAt
-  }
-
   /**
-   * Fetches now and schedules background refreshes. Resolves with the value, or rejects when this
-   * first fetch fails (refreshes go on in the background and may still succeed).
+   * Fetches now (or joins the fetch in flight) and keeps refreshing in the background. Resolves
+   * with the value, or rejects when this fetch fails (retries go on in the background).
    */
   start(): Promise<T> {
     if (this.#closed) return Promise.reject(new Error(`${this.#options.name} is closed`))
@@ -87,50 +92,7 @@ export class RemoteResource<T> {
 
   /** Fetches now (or joins the fetch in flight) and reschedules the next refresh. */
   refresh(): Promise<T> {
-    if (this.#inFlight) return this.#inFlight
-    const sequence = ++this.#sequence
-    this.#lastFetchStartedAt = this.#options.now()
-    const promise = this.#options.fetch().then(
-      (value) => {
-        this.#settle()
-        // An older fetch finishing after a newer one must not overwrite it.
-        if (sequence > this.#appliedSequence) {
-          this.#appliedSequence = sequence
-          this.#value = value
-          this.#loaded = true
-          this.#options.onValue?.(value)
-        }
-        this.#failures = 0
-        this.#lastSuccessAt = this.#options.now()
-        this.#lastError = undefined
-        this.#lastAttemptFailed = false
-        this.#schedule(this.#options.intervalMs)
-        return value
-      },
-      (error: unknown) => {
-        this.#settle()
-        this.#failures++
-        this.#lastErrorAt = this.#options.now()
-        this.#lastError = error instanceof Error ? error.message : String(error)
-        this.#lastAttemptFailed = true
-        const delay = Math.min(
-          this.#options.retryMaxDelayMs,
-          this.#options.intervalMs,
-          FIRST_RETRY_DELAY_MS * 2 ** (this.#failures - 1),
-        )
-        this.#options.logger.warn?.(
-          `refreshing ${this.#options.name} failed; retrying in ${delay} ms`,
-          {
-            error: this.#lastError,
-            servingStaleValue: this.#loaded,
-          },
-        )
-        this.#schedule(delay)
-        throw error
-      },
-    )
-    this.#inFlight = promise
-    return promise
+    return this.#fetch(false)
   }
 
   /** Refreshes only if the last fetch started at least `cooldownMs` ago; otherwise resolves at once. */
@@ -145,6 +107,7 @@ export class RemoteResource<T> {
 
   /** Health of this resource. */
   health(): ResourceHealth {
+    const failing = this.#failingSince !== undefined
     return {
       loaded: this.#loaded,
       lastSuccessAt: this.#lastSuccessAt,
@@ -152,7 +115,8 @@ export class RemoteResource<T> {
       lastError: this.#lastError,
       ageMs:
         this.#lastSuccessAt === undefined ? undefined : this.#options.now() - this.#lastSuccessAt,
-      failing: this.#lastAttemptFailed,
+      failing,
+      servingStale: failing && this.#loaded,
     }
   }
 
@@ -163,17 +127,79 @@ export class RemoteResource<T> {
     this.#timer = undefined
   }
 
-  #settle(): void {
-    this.#inFlight = undefined
+  /** `background`: started by this resource's own timer, so nobody else hears of a failure. */
+  #fetch(background: boolean): Promise<T> {
+    if (this.#inFlight) return this.#inFlight
+    const o = this.#options
+    this.#lastFetchStartedAt = o.now()
+    const promise = o.fetch().then(
+      (value) => {
+        this.#inFlight = undefined
+        this.#value = value
+        this.#loaded = true
+        o.onValue?.(value)
+        if (this.#failingSince !== undefined) {
+          o.logger.info?.(
+            { resource: o.name, failedForMs: o.now() - this.#failingSince },
+            `${o.name} loaded again after ${this.#failures} failed attempt(s)`,
+          )
+        }
+        this.#failures = 0
+        this.#failingSince = undefined
+        this.#lastSuccessAt = o.now()
+        this.#lastError = undefined
+        this.#schedule(
+          typeof o.refreshAfterMs === 'function' ? o.refreshAfterMs(value) : o.refreshAfterMs,
+        )
+        return value
+      },
+      (error: unknown) => {
+        this.#inFlight = undefined
+        this.#failures++
+        this.#failingSince ??= o.now()
+        this.#lastErrorAt = o.now()
+        this.#lastError = error instanceof Error ? error.message : String(error)
+        // Never later than the next regular refresh would have been.
+        const interval = typeof o.refreshAfterMs === 'number' ? o.refreshAfterMs : Infinity
+        const delay = Math.min(
+          o.retryMaxDelayMs,
+          interval,
+          FIRST_RETRY_DELAY_MS * 2 ** (this.#failures - 1),
+        )
+        // A caller that asked for this fetch gets the error; the warning comes a minute later if
+        // the background retries keep failing.
+        if (!background) this.#failureLog.mark()
+        else {
+          this.#failureLog.maybe(() =>
+            o.logger.warn?.(
+              {
+                err: error,
+                resource: o.name,
+                retryInMs: delay,
+                servingStale: this.#loaded,
+                ageMs:
+                  this.#lastSuccessAt === undefined ? undefined : o.now() - this.#lastSuccessAt,
+              },
+              this.#loaded
+                ? `refreshing ${o.name} failed; serving the last value loaded, retrying in ${delay} ms`
+                : `loading ${o.name} failed; retrying in ${delay} ms`,
+            ),
+          )
+        }
+        this.#schedule(delay)
+        throw error
+      },
+    )
+    this.#inFlight = promise
+    return promise
   }
 
   #schedule(delayMs: number): void {
     if (!this.#started || this.#closed) return
     if (this.#timer) clearTimeout(this.#timer)
-    this.#timer = setTimeout(() => {
+    this.#timer = scheduleTimer(() => {
       this.#timer = undefined
-      this.refresh().catch(() => undefined)
+      this.#fetch(true).catch(() => undefined)
     }, delayMs)
-    this.#timer.unref()
   }
 }

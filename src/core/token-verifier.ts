@@ -3,12 +3,12 @@
  * and revocation list with no I/O when its key is known; a token seen before is answered from a
  * bounded cache that never outlives `exp`, a revocation or a key change.
  */
-import { constants, verify, type KeyObject } from 'node:crypto'
+import { constants, verify } from 'node:crypto'
 import { parseClaims } from './claims.js'
 import { IamError } from './errors.js'
 import type { RsaAlgorithm } from './options.js'
 import { isUserRevoked, type RevocationList } from './revocation-list.js'
-import type { KeySet } from './jwks.js'
+import type { KeySet, VerificationKey } from './jwks.js'
 import type { JwtClaims } from './types.js'
 
 interface AlgorithmSpec {
@@ -30,6 +30,28 @@ const ALGORITHMS: Record<RsaAlgorithm, AlgorithmSpec> = {
 const MAX_TOKEN_LENGTH = 64 * 1024
 const BASE64URL_SEGMENT = /^[A-Za-z0-9_-]+$/
 
+/** Index of each base64url character (-1 for others). */
+const BASE64URL_INDEX = new Int8Array(128).fill(-1)
+for (const [i, c] of [
+  ...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_',
+].entries()) {
+  BASE64URL_INDEX[c.charCodeAt(0)] = i
+}
+
+/**
+ * Whether a base64url segment (characters already checked) is the one canonical spelling of its
+ * bytes: no impossible length, and the unused low bits of the last character are zero. Without
+ * this, every token has 16 spellings that decode to the same signature, and a revoked token
+ * (looked up by its text in the revocation list) would pass under another spelling.
+ */
+function isCanonicalBase64url(segment: string): boolean {
+  const rest = segment.length % 4
+  if (rest === 0) return true
+  if (rest === 1) return false
+  const last = BASE64URL_INDEX[segment.charCodeAt(segment.length - 1)] as number
+  return (last & (rest === 2 ? 0x0f : 0x03)) === 0
+}
+
 interface VerifiedEntry {
   readonly claims: JwtClaims
   readonly expMs: number
@@ -49,6 +71,8 @@ export interface VerifierState {
 /** Options of {@link TokenVerifier}. */
 export interface TokenVerifierOptions {
   algorithms: readonly RsaAlgorithm[]
+  /** Accepted `iss` values; `undefined`: not checked. */
+  issuer: readonly string[] | undefined
   clockToleranceMs: number
   cacheSize: number
   now: () => number
@@ -145,6 +169,13 @@ export class TokenVerifier {
     ) {
       throw malformed('token parts must be non-empty base64url')
     }
+    if (
+      !isCanonicalBase64url(headerPart) ||
+      !isCanonicalBase64url(payloadPart) ||
+      !isCanonicalBase64url(signaturePart)
+    ) {
+      throw malformed('token parts must be canonical base64url (one spelling per value)')
+    }
     const header = decodeJson(headerPart, 'header')
     if (header === null || typeof header !== 'object' || Array.isArray(header)) {
       throw malformed('token header is not a JSON object')
@@ -161,20 +192,28 @@ export class TokenVerifier {
       throw malformed('token header has "crit" extensions, which are not supported')
     if (typeof kid !== 'string' || kid === '') throw malformed('token header has no "kid"')
 
-    let key: KeyObject | undefined = keySet.keys.get(kid)
+    let jwk: VerificationKey | undefined = keySet.keys.get(kid)
     let keys = keySet
-    if (key === undefined) {
+    if (jwk === undefined) {
       // Key rotation: refetch once per cooldown, then look again.
       await this.#state.refetchKeysForUnknownKid()
       keys = this.#state.keySet() ?? keySet
-      key = keys.keys.get(kid)
-      if (key === undefined) {
+      jwk = keys.keys.get(kid)
+      if (jwk === undefined) {
         throw new IamError(
           'ERR_IAM_TOKEN_KEY_UNKNOWN',
           `token key "${kid.slice(0, 64)}" is not in the IAM's JWKS`,
         )
       }
     }
+    // A key that says which algorithm it is for is used for that one only (RFC 7517 §4.4).
+    if (jwk.alg !== undefined && jwk.alg !== alg) {
+      throw new IamError(
+        'ERR_IAM_TOKEN_ALGORITHM',
+        `token algorithm "${alg}" does not match its key's "${jwk.alg.slice(0, 20)}"`,
+      )
+    }
+    const key = jwk.key
 
     const spec = ALGORITHMS[alg as RsaAlgorithm]
     let valid = false
@@ -198,6 +237,10 @@ export class TokenVerifier {
     if (now > expMs + tolerance) throw new IamError('ERR_IAM_TOKEN_EXPIRED', 'token is expired')
     if (claims.nbf !== undefined && now + tolerance < claims.nbf * 1000) {
       throw new IamError('ERR_IAM_TOKEN_NOT_YET_VALID', 'token is not valid yet (nbf)')
+    }
+    const issuers = this.#options.issuer
+    if (issuers !== undefined && (claims.iss === undefined || !issuers.includes(claims.iss))) {
+      throw new IamError('ERR_IAM_TOKEN_ISSUER', 'token issuer (iss) is not accepted')
     }
     this.#checkRevocation(token, claims, revocation)
     deepFreeze(claims)

@@ -16,6 +16,7 @@ export function toHttpRequest(req: Request): HttpRequest {
     headers: req.headers,
     host: () => req.hostname,
     params: req.params,
+    rawHeaders: req.rawHeaders,
   })
 }
 

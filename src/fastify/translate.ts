@@ -18,6 +18,7 @@ export function toHttpRequest(request: FastifyRequest): HttpRequest {
     headers: request.headers,
     host: () => request.host,
     params: request.params as Record<string, unknown> | undefined,
+    rawHeaders: request.raw.rawHeaders,
   })
 }
 

@@ -107,7 +107,10 @@ export interface ProtectOptions<Args extends unknown[]> extends RouteProtectionO
 export interface CorsWrapOptions {
   /** Answer `OPTIONS` requests (200, empty body) without calling the handler. Default true. */
   preflight?: boolean
-  /** Methods the handler serves, for `Access-Control-Allow-Methods`. Default: the request's. */
+  /**
+   * Methods the handler serves, for `Access-Control-Allow-Methods`. Default: the request's.
+   * Given, a preflight the handler answers 404 is answered (the handler serves this path).
+   */
   methods?: readonly string[]
 }
 
@@ -268,8 +271,9 @@ export function createIam(options: IamFetchOptions = {}): FetchIam {
         if (route !== undefined) routeCors.set(request, route)
         const response = await handler(request, ...args)
         // App-wide only (e.g. around a whole router): a route's own OPTIONS answer wins; a CORS
-        // preflight nothing answers (404, 405) is answered here, as Express does automatically.
-        if (isPreflight && isUnanswered(request, response)) {
+        // preflight to a path served by other methods (405, or `methods` given) is answered here,
+        // as Express does automatically; a path nothing serves stays a 404.
+        if (isPreflight && isUnanswered(request, response, opts.methods !== undefined)) {
           await response.body?.cancel()
           return preflightResponse(cors)
         }

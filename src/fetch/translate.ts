@@ -40,10 +40,13 @@ export function errorResponse(error: unknown): Response {
   })
 }
 
-/** True for a CORS preflight the application did not answer (no route: 404, 405). */
-export function isUnanswered(request: Request, response: Response): boolean {
-  const preflight = request.headers.has('access-control-request-method')
-  return preflight && (response.status === 404 || response.status === 405)
+/**
+ * True for a CORS preflight to a path the application serves with other methods (405), or with
+ * `methods` known. A 404 stays a 404: nothing serves the path (as on Express and Fastify).
+ */
+export function isUnanswered(request: Request, response: Response, methodsKnown: boolean): boolean {
+  if (!request.headers.has('access-control-request-method')) return false
+  return response.status === 405 || (methodsKnown && response.status === 404)
 }
 
 /** The answer to a preflight: 200, empty body, the CORS headers. */

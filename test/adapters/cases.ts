@@ -30,6 +30,12 @@ export type TokenName =
   | 'expired'
   | 'notYetValid'
   | 'revoked'
+  /** `revoked` with the last signature character re-encoded (same bytes, other text). */
+  | 'revokedReencoded'
+  /** `allowed` with the last signature character re-encoded (same bytes, other text). */
+  | 'allowedReencoded'
+  /** `sample-userid` with `NAMESPACE:sample-studio-:USER:*` 4 (the studio rule; `studiogame`). */
+  | 'studioPermission'
   | 'revokedUser'
   | 'badSignature'
   | 'unknownKid'
@@ -75,14 +81,23 @@ export type HeaderExpectation =
   | { readonly matches: string }
   | { readonly includes: string }
 
-/** One request. Header values are templates (`{token}`, `{app}`). */
+/**
+ * One request. Header values are templates (`{token}`: the row's token, `{token:name}`: a named
+ * one, `{app}`); a list sends the header once per item.
+ */
 export interface CaseRequest {
   readonly method?: string
   readonly path: string
   readonly token?: TokenName
   /** Where `token` goes: `Authorization: Bearer` (default), the `access_token` cookie, or both. */
   readonly tokenIn?: 'header' | 'cookie' | 'both'
-  readonly headers?: Readonly<Record<string, string>>
+  readonly headers?: Readonly<Record<string, string | readonly string[]>>
+  /**
+   * The path has `.`/`..` segments (plain or percent-encoded) that must reach the router as
+   * sent. Servers that resolve them first (web `Request` URLs, `app.inject`) answer such rows
+   * with a 404: see `forPathResolvingServer` in harness.ts.
+   */
+  readonly rawPath?: boolean
 }
 
 export interface CaseRow {
@@ -98,6 +113,8 @@ export interface CaseRow {
     readonly body?: Readonly<Record<string, unknown>>
     /** The body must be empty (preflight answers). */
     readonly emptyBody?: boolean
+    /** The IAM's admin endpoints (roles, overrides, clients, namespaces) must not be called. */
+    readonly noIamCalls?: boolean
   }
 }
 
@@ -196,6 +213,10 @@ export const PROFILES = {
     routes: [direct, open, corsRoute],
   },
   corsAny: { options: { corsEnable: true }, routes: [direct, open] },
+  corsAnyUnsafe: {
+    options: { corsEnable: true, corsReflectAnyOriginUnsafe: true },
+    routes: [direct, open],
+  },
   slowStart: {
     options: { readyTimeoutMs: 10_000 },
     routes: [direct],
@@ -223,6 +244,11 @@ const CHALLENGE_MISSING = { 'www-authenticate': { equals: 'Bearer realm="iam"' }
 const CHALLENGE_INVALID = {
   'www-authenticate': {
     matches: '^Bearer realm="iam", error="invalid_token", error_description=".+"$',
+  },
+} as const
+const CHALLENGE_AMBIGUOUS = {
+  'www-authenticate': {
+    matches: '^Bearer realm="iam", error="invalid_request", error_description=".+"$',
   },
 } as const
 const CHALLENGE_SCOPE = {
@@ -293,11 +319,49 @@ export const CASES: readonly CaseRow[] = [
     path: '/protected',
     headers: { authorization: 'Bearer' },
   }),
-  unauthorized('malformed header: wrong scheme', {
+  {
+    name: 'another scheme (Basic) is no bearer token: 401, challenge without error= (RFC 6750 3.1)',
+    profile: 'default',
+    request: { path: '/protected', headers: { authorization: 'Basic dXNlcjpwYXNzd29yZA==' } },
+    expect: { status: 401, errorCode: 20001, headers: CHALLENGE_MISSING },
+  },
+  okCookie('another scheme in the header: the cookie token is used (CSRF checked)', {
+    method: 'POST',
     path: '/protected',
     token: 'allowed',
-    headers: { authorization: 'Basic {token}' },
+    headers: {
+      authorization: 'Basic dXNlcjpwYXNzd29yZA==',
+      cookie: 'access_token={token}',
+      referer: GOOD_REFERER,
+    },
   }),
+  {
+    name: 'Authorization sent twice: 401 invalid_request, whichever comes first',
+    profile: 'default',
+    request: {
+      path: '/protected',
+      headers: { authorization: ['Bearer {token:allowed}', 'Bearer {token:denied}'] },
+    },
+    expect: { status: 401, errorCode: 20001, headers: CHALLENGE_AMBIGUOUS },
+  },
+  {
+    name: 'Authorization sent twice, same token: still ambiguous',
+    profile: 'default',
+    request: {
+      path: '/protected',
+      headers: { authorization: ['Bearer {token:allowed}', 'Bearer {token:allowed}'] },
+    },
+    expect: { status: 401, errorCode: 20001, headers: CHALLENGE_AMBIGUOUS },
+  },
+  {
+    name: 'Authorization with two comma-joined credentials: invalid_request',
+    profile: 'default',
+    request: {
+      path: '/protected',
+      headers: { authorization: 'Bearer {token:denied}, Bearer {token:allowed}' },
+    },
+    expect: { status: 401, errorCode: 20001, headers: CHALLENGE_AMBIGUOUS },
+  },
   unauthorized('malformed header: extra part', {
     path: '/protected',
     token: 'allowed',
@@ -324,6 +388,14 @@ export const CASES: readonly CaseRow[] = [
   unauthorized('expired token', { path: '/protected', token: 'expired' }),
   unauthorized('token not yet valid', { path: '/protected', token: 'notYetValid' }),
   unauthorized('revoked token', { path: '/protected', token: 'revoked' }),
+  unauthorized('revoked token in another base64url spelling (same signature bytes)', {
+    path: '/protected',
+    token: 'revokedReencoded',
+  }),
+  unauthorized('a non-canonical base64url signature is malformed', {
+    path: '/protected',
+    token: 'allowedReencoded',
+  }),
   unauthorized('revoked user', { path: '/protected', token: 'revokedUser' }),
   unauthorized('bad signature', { path: '/protected', token: 'badSignature' }),
   unauthorized('unknown kid', { path: '/protected', token: 'unknownKid' }),
@@ -390,6 +462,35 @@ export const CASES: readonly CaseRow[] = [
     request: { path: '/ns/sample-namespace/users/%7BuserId%7D', token: 'allowed' },
     expect: { status: 403, errorCode: 20013 },
   },
+  ...(
+    [
+      ['..', 'roleOverride'],
+      ['.', 'roleOverride'],
+      ['%2E%2E', 'roleOverride'],
+      ['%2e', 'roleOverride'],
+      ['..', 'studioPermission'],
+      ['%2E%2E', 'studioPermission'],
+    ] as const
+  ).map(([segment, token]): CaseRow => ({
+    name: `route placeholders: ${segment} is 403 before any IAM call (${token})`,
+    profile: 'default',
+    request: { path: `/ns/${segment}/users/sample-userid`, token, rawPath: true },
+    expect: { status: 403, errorCode: 20013, noIamCalls: true },
+  })),
+  ...['..', '.'].map((value): CaseRow => ({
+    name: `resources function: ${value} is 403 before any IAM call`,
+    profile: 'default',
+    request: {
+      path: '/fn/users/sample-userid',
+      token: 'roleOverride',
+      headers: { 'x-namespace': value },
+    },
+    expect: { status: 403, errorCode: 20013, noIamCalls: true },
+  })),
+  okHeader('the studio-namespace rule still allows a game of the studio', {
+    path: '/ns/studiogame/users/sample-userid',
+    token: 'studioPermission',
+  }),
   okHeader('resources as a function of the request', {
     path: '/fn/users/sample-userid',
     token: 'allowed',
@@ -715,8 +816,32 @@ export const CASES: readonly CaseRow[] = [
     },
   },
   {
-    name: 'CORS * with credentials: origin reflected, Vary: Origin',
+    name: 'CORS * with credentials (the default): the literal *, never the origin reflected',
     profile: 'corsAny',
+    request: { path: '/open', headers: { origin: 'https://anyone.example' } },
+    expect: {
+      status: 200,
+      errorCode: null,
+      headers: { 'access-control-allow-origin': { equals: '*' } },
+    },
+  },
+  {
+    name: 'CORS * with credentials: a preflight gets the literal * too',
+    profile: 'corsAny',
+    request: {
+      method: 'OPTIONS',
+      path: '/open',
+      headers: { origin: 'https://anyone.example', 'access-control-request-method': 'POST' },
+    },
+    expect: {
+      status: 200,
+      errorCode: null,
+      headers: { 'access-control-allow-origin': { equals: '*' } },
+    },
+  },
+  {
+    name: 'corsReflectAnyOriginUnsafe: origin reflected with credentials, Vary: Origin',
+    profile: 'corsAnyUnsafe',
     request: { path: '/open', headers: { origin: 'https://anyone.example' } },
     expect: {
       status: 200,

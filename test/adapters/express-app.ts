@@ -49,6 +49,7 @@ export async function buildExpressApp(factory: typeof express, spec: AppSpec): P
   return {
     url: `http://127.0.0.1:${port}`,
     ready: iam.ready,
+    closeIntegration: () => iam.close(),
     async close() {
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))

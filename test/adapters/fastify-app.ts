@@ -67,6 +67,8 @@ export async function buildFastifyApp(
   return {
     url,
     ready: app.iam.ready,
+    // The plugin closes with the app; closing its client is what a request can still meet.
+    closeIntegration: () => app.iam.client.close(),
     async close() {
       app.server.closeAllConnections()
       await app.close()

@@ -95,9 +95,10 @@ export async function serveFetch(
     req.on('data', (chunk: Buffer) => chunks.push(chunk))
     req.on('end', async () => {
       try {
+        // From the raw list, as real servers do (a repeated header is kept, joined).
         const headers = new Headers()
-        for (const [name, value] of Object.entries(req.headers)) {
-          for (const v of Array.isArray(value) ? value : [value ?? '']) headers.append(name, v)
+        for (let i = 0; i < req.rawHeaders.length; i += 2) {
+          headers.append(req.rawHeaders[i] as string, req.rawHeaders[i + 1] as string)
         }
         let url: URL
         try {
@@ -133,6 +134,7 @@ export async function buildFetchApp(spec: AppSpec): Promise<BuiltApp> {
   return {
     url: server.url,
     ready: iam.ready,
+    closeIntegration: () => iam.close(),
     async close() {
       await server.close()
       await iam.close()

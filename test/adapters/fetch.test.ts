@@ -5,10 +5,16 @@ import { IamError } from '../../src/core/errors.js'
 import { createIam } from '../../src/fetch/index.js'
 import type { FetchIam, IamFetchOptions } from '../../src/fetch/index.js'
 import { buildFetchApp } from './fetch-app.js'
-import { runCaseTable, setupScenario, silentLogger } from './harness.js'
+import { CASES } from './cases.js'
+import { forPathResolvingServer, runCaseTable, setupScenario, silentLogger } from './harness.js'
 import type { Scenario } from './harness.js'
 
-runCaseTable('fetch (node:http bridge)', (spec) => buildFetchApp(spec))
+// A web `Request` URL has its `.` and `..` segments resolved before any router sees it.
+runCaseTable(
+  'fetch (node:http bridge)',
+  (spec) => buildFetchApp(spec),
+  CASES.map(forPathResolvingServer),
+)
 
 const PERMISSION = { Action: 4, Resource: 'NAMESPACE:{namespace}:USER:{userId}' }
 const RESOURCES = { '{namespace}': 'sample-namespace', '{userId}': 'sample-userid' }
@@ -155,8 +161,11 @@ describe('fetch adapter specifics (in process, no server)', () => {
     let calls = 0
     const inner = (req: Request) => {
       calls++
-      return req.method === 'OPTIONS' && new URL(req.url).pathname === '/own'
-        ? new Response(null, { status: 204 })
+      const path = new URL(req.url).pathname
+      if (req.method === 'OPTIONS' && path === '/own') return new Response(null, { status: 204 })
+      // `/served` has routes for other methods.
+      return path === '/served'
+        ? new Response(null, { status: 405 })
         : new Response('no route', { status: 404 })
     }
     const preflight = { origin: 'https://a.example', 'access-control-request-method': 'PUT' }
@@ -175,9 +184,20 @@ describe('fetch adapter specifics (in process, no server)', () => {
     const own = await appWide(request('/own', preflight, 'OPTIONS'))
     assert.equal(own.status, 204)
     assert.equal(own.headers.get('access-control-allow-origin'), 'https://a.example')
-    const unanswered = await appWide(request('/none', preflight, 'OPTIONS'))
+    const unanswered = await appWide(request('/served', preflight, 'OPTIONS'))
     assert.equal(unanswered.status, 200)
     assert.equal(await unanswered.text(), '')
+    // A path nothing serves stays a 404, as on Express and Fastify.
+    const nothing = await appWide(request('/none', preflight, 'OPTIONS'))
+    assert.equal(nothing.status, 404)
+    assert.equal(
+      (
+        await cors.cors(inner, undefined, { methods: ['GET'] })(
+          request('/none', preflight, 'OPTIONS'),
+        )
+      ).status,
+      200,
+    )
     const notPreflight = await appWide(request('/none', { origin: 'https://a.example' }, 'OPTIONS'))
     assert.equal(notPreflight.status, 404)
     // CORS disabled and no headers: the handler's answer, untouched.

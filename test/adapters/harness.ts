@@ -47,6 +47,8 @@ export interface BuiltApp {
   readonly url: string
   /** The integration's readiness promise. */
   readonly ready: Promise<void>
+  /** Closes the IAM integration only (the server keeps answering). */
+  closeIntegration(): Promise<void>
   close(): Promise<void>
 }
 
@@ -123,6 +125,12 @@ export async function setupScenario(): Promise<Scenario> {
     namespace: NAMESPACE,
   })
   await emulator.createNamespace({ namespace: 'excluded-namespace', type: 'Game' })
+  await emulator.createNamespace({ namespace: 'sample-studio', type: 'Studio' })
+  await emulator.createNamespace({
+    namespace: 'studiogame',
+    type: 'Game',
+    studioNamespace: 'sample-studio',
+  })
   const nsRole = await emulator.createRole({
     roleId: 'namespace-user-admin',
     permissions: [{ resource: 'NAMESPACE:{namespace}:USER:*', action: 4 }],
@@ -147,6 +155,12 @@ export async function setupScenario(): Promise<Scenario> {
   const payload = decodePayload(allowed)
   const [h, p, s] = allowed.split('.') as [string, string, string]
   const flipped = s.slice(0, 10) + (s[10] === 'A' ? 'B' : 'A') + s.slice(11)
+  // The last character of a 256-byte signature carries 2 bits: its index ^ 1 decodes the same.
+  const reencode = (token: string) => {
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+    const last = token.at(-1) as string
+    return token.slice(0, -1) + (alphabet[alphabet.indexOf(last) ^ 1] as string)
+  }
   const revoked = await emulator.issueUserToken({
     ...base,
     sub: 'sample-userid',
@@ -205,6 +219,13 @@ export async function setupScenario(): Promise<Scenario> {
       nbf: now + 3600,
     }),
     revoked,
+    revokedReencoded: reencode(revoked),
+    allowedReencoded: reencode(allowed),
+    studioPermission: await emulator.issueUserToken({
+      ...base,
+      sub: 'sample-userid',
+      permissions: [{ Resource: 'NAMESPACE:sample-studio-:USER:*', Action: 4 }],
+    }),
     revokedUser,
     badSignature: `${h}.${p}.${flipped}`,
     unknownKid: await emulator.signToken(payload, { kid: 'unknown-kid' }),
@@ -242,21 +263,31 @@ export interface CaseResponse {
   readonly json: Record<string, unknown> | undefined
 }
 
-function fill(template: string, token: string | undefined, app: string): string {
-  return template.replaceAll('{token}', token ?? '').replaceAll('{app}', app)
+function fill(
+  template: string,
+  token: string | undefined,
+  app: string,
+  tokens: Readonly<Record<TokenName, string>>,
+): string {
+  return template
+    .replaceAll('{token}', token ?? '')
+    .replace(/\{token:(\w+)\}/g, (_, name: string) => tokens[name as TokenName] ?? '')
+    .replaceAll('{app}', app)
 }
 
-/** Sends a row's request with `node:http` (so that `Host` and every header are exactly as given). */
-export function sendCaseRequest(
-  appUrl: string,
+/** The headers of a row's request: its templates filled, the token where the row puts it. */
+export function caseHeaders(
   request: CaseRequest,
   tokens: Readonly<Record<TokenName, string>>,
-): Promise<CaseResponse> {
-  const url = new URL(request.path, appUrl)
+  appUrl: string,
+): Record<string, string | string[]> {
   const token = request.token === undefined ? undefined : tokens[request.token]
-  const headers: Record<string, string> = { host: url.host }
+  const headers: Record<string, string | string[]> = {}
   for (const [name, value] of Object.entries(request.headers ?? {})) {
-    headers[name.toLowerCase()] = fill(value, token, appUrl)
+    headers[name.toLowerCase()] =
+      typeof value === 'string'
+        ? fill(value, token, appUrl, tokens)
+        : value.map((v) => fill(v, token, appUrl, tokens))
   }
   const where = request.tokenIn ?? 'header'
   const custom = Object.keys(request.headers ?? {}).some((n) =>
@@ -266,12 +297,25 @@ export function sendCaseRequest(
     if (where === 'header' || where === 'both') headers.authorization = `Bearer ${token}`
     if (where === 'cookie' || where === 'both') headers.cookie = `access_token=${token}`
   }
+  return headers
+}
+
+/** Sends a row's request with `node:http` (so that `Host` and every header are exactly as given). */
+export function sendCaseRequest(
+  appUrl: string,
+  request: CaseRequest,
+  tokens: Readonly<Record<TokenName, string>>,
+): Promise<CaseResponse> {
+  const url = new URL(request.path, appUrl)
+  const headers = caseHeaders(request, tokens, appUrl)
+  headers.host ??= url.host
   return new Promise((resolve, reject) => {
     const req = httpRequest(
       {
         host: url.hostname,
         port: url.port,
-        path: url.pathname + url.search,
+        // As written: `new URL` would resolve `.` and `..` segments the rows send on purpose.
+        path: request.path,
         method: request.method ?? 'GET',
         headers,
         agent: false,
@@ -291,6 +335,31 @@ export function sendCaseRequest(
     req.on('error', reject)
     req.end()
   })
+}
+
+/** The emulator endpoints a request may make a protected service call (besides key loading). */
+const ADMIN_ENDPOINTS = ['role', 'roleOverride', 'clientInfo', 'namespaceContext'] as const
+
+function adminCalls(emulator: Emulator): number {
+  return ADMIN_ENDPOINTS.reduce((sum, endpoint) => sum + emulator.requestCount(endpoint), 0)
+}
+
+/** Sends a row's request and checks the answer (and, when the row says so, the IAM's counts). */
+async function runRow(scenario: Scenario, row: CaseRow, appUrl: string): Promise<void> {
+  const before = adminCalls(scenario.emulator)
+  assertCase(row, await sendCaseRequest(appUrl, row.request, scenario.tokens))
+  if (row.expect.noIamCalls) {
+    assert.equal(adminCalls(scenario.emulator) - before, 0, `${row.name}: the IAM was asked`)
+  }
+}
+
+/**
+ * A row as a server that resolves `.` and `..` in the URL before routing must answer it: a
+ * `rawPath` row then names no route (404), and the IAM is still not asked.
+ */
+export function forPathResolvingServer(row: CaseRow): CaseRow {
+  if (row.request.rawPath !== true) return row
+  return { ...row, expect: { status: 404, errorCode: null, noIamCalls: true } }
 }
 
 /** Checks a response against a row; the message names the row and shows the body. */
@@ -358,7 +427,7 @@ export function runCaseTable(
         const profile = PROFILES[row.profile]
         if (!('fresh' in profile)) {
           const app = await shared(row.profile)
-          assertCase(row, await sendCaseRequest(app.url, row.request, scenario.tokens))
+          await runRow(scenario, row, app.url)
           return
         }
         const iam = 'iam' in profile ? profile.iam : undefined
@@ -369,7 +438,7 @@ export function runCaseTable(
           routes: profile.routes,
         })
         try {
-          assertCase(row, await sendCaseRequest(app.url, row.request, scenario.tokens))
+          await runRow(scenario, row, app.url)
         } finally {
           scenario.emulator.setFault('token', null)
           await app.close()

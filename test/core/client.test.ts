@@ -68,6 +68,10 @@ describe('IamClient against the emulator', () => {
         assert.equal(shortLived.requestCount('token'), 1)
         await eventually(() => c.clientToken() !== first, 2_500)
         assert.ok(shortLived.requestCount('token') >= 2)
+        assert.equal(c.health().clientToken.failing, false)
+        // Not healthy before the key set and the revocation list are loaded too.
+        assert.equal(c.healthCheck(), false)
+        await c.startLocalValidation()
         assert.equal(c.healthCheck(), true)
       } finally {
         await c.close()

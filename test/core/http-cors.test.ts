@@ -20,11 +20,23 @@ const appWide = (options: Record<string, unknown>): CorsPolicy => {
 }
 
 describe('origin rules', () => {
-  test('* with credentials reflects the request Origin with Vary: Origin', () => {
+  test('* with credentials (the defaults) answers the literal *: no site reads credentialed answers', () => {
     const r = computeCorsHeaders(appWide({}), { origin: 'https://a.test' })
+    assert.equal(r.headers['Access-Control-Allow-Origin'], '*')
+    assert.deepEqual(r.vary, [])
+  })
+  test('corsReflectAnyOriginUnsafe: * with credentials reflects the request Origin, Vary: Origin', () => {
+    const r = computeCorsHeaders(appWide({ corsReflectAnyOriginUnsafe: true }), {
+      origin: 'https://a.test',
+    })
     assert.equal(r.headers['Access-Control-Allow-Origin'], 'https://a.test')
     assert.equal(r.headers['Access-Control-Allow-Credentials'], 'true')
     assert.deepEqual(r.vary, ['Origin'])
+    // Still only printable values are reflected.
+    const bad = computeCorsHeaders(appWide({ corsReflectAnyOriginUnsafe: true }), {
+      origin: 'https://a.test\r\nx: y',
+    })
+    assert.equal(bad.headers['Access-Control-Allow-Origin'], '*')
   })
   test('* without credentials answers *, no Vary, no credentials header', () => {
     const r = computeCorsHeaders(appWide({ corsCredentials: false }), { origin: 'https://a.test' })
@@ -118,7 +130,10 @@ describe('per-route policy', () => {
       'Access-Control-Allow-Headers': ['Device-Id', 'Device-Os', 'Device-Type'],
       'Access-Control-Max-Age': 600,
     })
-    const merged = mergeCorsPolicies(appWide({ corsHeaders: 'X-Other' }), route)
+    const merged = mergeCorsPolicies(
+      appWide({ corsHeaders: 'X-Other', corsOrigin: 'http://127.0.0.1' }),
+      route,
+    )
     const r = computeCorsHeaders(merged, {
       origin: 'http://127.0.0.1',
       routeMethods: ['GET', 'POST'],

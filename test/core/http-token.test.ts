@@ -54,9 +54,8 @@ describe('extractToken', () => {
     for (const value of [
       'Bearer',
       'Bearer ',
-      `Basic ${JWT}`,
+      'Basic',
       `Bearer ${JWT} extra`,
-      `Bearer ${JWT},${JWT}`,
       'Bearer not-a-jwt',
       'Bearer a.b',
       `Bearer ${JWT}\u00e9`,
@@ -69,6 +68,43 @@ describe('extractToken', () => {
         value,
       )
     }
+  })
+  test('another scheme (Basic, DPoP...) is not a bearer token: absent, so the cookie is tried', () => {
+    for (const value of [`Basic ${JWT}`, 'Basic dXNlcjpwYXNz', `DPoP ${JWT}`]) {
+      assert.equal(
+        code(() => extractToken(req({ Authorization: value }), defaults)),
+        'ERR_IAM_TOKEN_MISSING',
+        value,
+      )
+      const withCookie = req({ Authorization: value, Cookie: `access_token=${JWT}` })
+      assert.equal(extractToken(withCookie, defaults).location, 'cookie', value)
+    }
+  })
+  test('credentials sent twice are ERR_IAM_TOKEN_AMBIGUOUS, whatever the server kept', () => {
+    // Joined by the framework (web Headers), or a comma inside one header.
+    for (const value of [`Bearer ${JWT}, Bearer ${JWT}`, `Bearer ${JWT},${JWT}`]) {
+      assert.equal(
+        code(() => extractToken(req({ Authorization: value }), defaults)),
+        'ERR_IAM_TOKEN_AMBIGUOUS',
+        value,
+      )
+    }
+    // Node keeps only the first Authorization in req.headers; the raw list has both.
+    const node = createHttpRequest({
+      method: 'GET',
+      headers: { authorization: `Bearer ${JWT}` },
+      rawHeaders: ['Host', 'x', 'Authorization', `Bearer ${JWT}`, 'authorization', 'Bearer a.b.c'],
+    })
+    assert.equal(
+      code(() => extractToken(node, defaults)),
+      'ERR_IAM_TOKEN_AMBIGUOUS',
+    )
+    const once = createHttpRequest({
+      method: 'GET',
+      headers: { authorization: `Bearer ${JWT}` },
+      rawHeaders: ['Host', 'x', 'Authorization', `Bearer ${JWT}`],
+    })
+    assert.equal(extractToken(once, defaults).token, JWT)
   })
   test('no token anywhere is ERR_IAM_TOKEN_MISSING', () => {
     assert.equal(
@@ -101,8 +137,13 @@ describe('extractToken', () => {
       options: { tokenHeaderName: 'X-Token', tokenHeaderType: 'JWT', tokenCookieName: 'tok' },
     })
     assert.equal(extractToken(req({ 'X-Token': `jwt ${JWT}` }), o).token, JWT)
+    // Bearer is another scheme than the configured JWT: no token of ours.
     assert.equal(
       code(() => extractToken(req({ 'X-Token': `Bearer ${JWT}` }), o)),
+      'ERR_IAM_TOKEN_MISSING',
+    )
+    assert.equal(
+      code(() => extractToken(req({ 'X-Token': `jwt ${JWT} x` }), o)),
       'ERR_IAM_TOKEN_MALFORMED',
     )
     assert.equal(extractToken(req({ Cookie: `tok=${JWT}` }), o).token, JWT)
@@ -119,14 +160,14 @@ describe('extractToken', () => {
       'ERR_IAM_TOKEN_MALFORMED',
     )
   })
-  test('repeated headers (joined by the framework) are malformed', () => {
+  test('repeated headers (joined by the framework) are ambiguous', () => {
     const r = createHttpRequest({
       method: 'GET',
       headers: { authorization: [`Bearer ${JWT}`, `Bearer ${JWT}`] },
     })
     assert.equal(
       code(() => extractToken(r, defaults)),
-      'ERR_IAM_TOKEN_MALFORMED',
+      'ERR_IAM_TOKEN_AMBIGUOUS',
     )
   })
 })

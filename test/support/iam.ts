@@ -2,13 +2,30 @@
 import { IamClient, type IamClientOptions, type IamLogger } from '../../src/index.js'
 import { startEmulator, type Emulator, type EmulatorConfig } from '../../src/emulator/index.js'
 
-/** A logger that keeps messages for assertions instead of printing them. */
-export function memoryLogger(): IamLogger & { messages: string[] } {
+/** One log call kept by {@link memoryLogger}. */
+export interface LogEntry {
+  level: 'debug' | 'info' | 'warn' | 'error'
+  details: Record<string, unknown>
+  message: string
+}
+
+/** A logger that keeps what it is told for assertions instead of printing it. */
+export function memoryLogger(): IamLogger & { messages: string[]; entries: LogEntry[] } {
   const messages: string[] = []
-  const keep = (message: string) => {
-    messages.push(message)
+  const entries: LogEntry[] = []
+  const keep =
+    (level: LogEntry['level']) => (details: Record<string, unknown>, message: string) => {
+      messages.push(message)
+      entries.push({ level, details, message })
+    }
+  return {
+    messages,
+    entries,
+    debug: keep('debug'),
+    info: keep('info'),
+    warn: keep('warn'),
+    error: keep('error'),
   }
-  return { messages, debug: keep, info: keep, warn: keep, error: keep }
 }
 
 /** Starts an emulator (demo config unless given) on 127.0.0.1:0. */

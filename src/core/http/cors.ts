@@ -20,6 +20,12 @@ export interface CorsPolicy {
   /** Allowed methods; `['*']` means those of the matched route when known, else any. */
   readonly methods?: readonly string[] | undefined
   readonly credentials?: boolean | undefined
+  /**
+   * With origin `*` and credentials, reflect the request's `Origin` (any site can then read
+   * credentialed answers). Otherwise `*` is sent as is, which browsers refuse for credentialed
+   * requests.
+   */
+  readonly reflectAnyOrigin?: boolean | undefined
   /** Other `Access-Control-*` headers given per route (`Access-Control-Max-Age`...), verbatim. */
   readonly extra?: Readonly<Record<string, string>> | undefined
 }
@@ -175,6 +181,7 @@ export function mergeCorsPolicies(app: CorsPolicy | undefined, route: CorsPolicy
     headers: route.headers ?? app.headers,
     methods: route.methods ?? app.methods,
     credentials: route.credentials ?? app.credentials,
+    reflectAnyOrigin: app.reflectAnyOrigin,
     extra: { ...app.extra, ...route.extra },
   }
 }
@@ -189,8 +196,9 @@ function routeMethodList(methods: readonly string[]): string[] {
 /**
  * The CORS headers of one response.
  *
- * - Origin `*`: `*`, or the request's `Origin` reflected (with `Vary: Origin`) when credentials
- *   are allowed, as browsers refuse `*` on credentialed requests.
+ * - Origin `*`: `*`, which browsers refuse on credentialed requests; the request's `Origin` is
+ *   reflected (with `Vary: Origin`) only when credentials are allowed and `reflectAnyOrigin` is
+ *   set (`corsReflectAnyOriginUnsafe`).
  * - Origin list or RegExp: only a matching request `Origin` is reflected; otherwise no CORS
  *   header at all (just `Vary: Origin`).
  * - Methods `*`: the matched route's methods (plus `HEAD` for `GET`, and `OPTIONS`) when known,
@@ -199,7 +207,8 @@ function routeMethodList(methods: readonly string[]): string[] {
  *
  * @example
  * ```ts
- * computeCorsHeaders({ origin: { kind: 'any' }, credentials: true }, { origin: 'https://a.example' })
+ * computeCorsHeaders({ origin: { kind: 'list', origins: ['https://a.example'] }, credentials: true },
+ *                    { origin: 'https://a.example' })
  * // { headers: { 'Access-Control-Allow-Origin': 'https://a.example',
  * //              'Access-Control-Allow-Credentials': 'true' }, vary: ['Origin'] }
  * ```
@@ -211,7 +220,7 @@ export function computeCorsHeaders(policy: CorsPolicy, request: CorsRequestInfo)
   const origin = request.origin
   if (policy.origin !== undefined) {
     if (policy.origin.kind === 'any') {
-      if (credentials && reflectable(origin)) {
+      if (credentials && policy.reflectAnyOrigin === true && reflectable(origin)) {
         headers['Access-Control-Allow-Origin'] = origin
         vary.push('Origin')
       } else headers['Access-Control-Allow-Origin'] = '*'
@@ -250,9 +259,11 @@ export function computeCorsHeaders(policy: CorsPolicy, request: CorsRequestInfo)
   return { headers, vary }
 }
 
-/** True when the policy lets any site send credentialed requests (worth a warning). */
+/** True when the policy lets any site read credentialed answers (worth a warning). */
 export function corsAllowsAnyCredentialedOrigin(policy: CorsPolicy): boolean {
-  return policy.origin?.kind === 'any' && policy.credentials === true
+  return (
+    policy.origin?.kind === 'any' && policy.credentials === true && policy.reflectAnyOrigin === true
+  )
 }
 
 /** Merges `vary` into an existing `Vary` header value without duplicates. */

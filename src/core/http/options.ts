@@ -50,6 +50,12 @@ export interface HttpProtectionOptions {
   /** `Access-Control-Allow-Credentials: true`. Default `true`. */
   corsCredentials?: boolean
   /**
+   * With `corsOrigin: '*'` and credentials, reflect any request `Origin`, so that every site can
+   * send credentialed requests and read the answers. Unsafe: list the origins in `corsOrigin`
+   * instead. Default `false` (`*` is sent, which browsers refuse for credentialed requests).
+   */
+  corsReflectAnyOriginUnsafe?: boolean
+  /**
    * Milliseconds a request waits for initialisation (token grant, keys, revocation list) before
    * answering 503. Default `10000`.
    */
@@ -73,6 +79,7 @@ export interface ResolvedHttpProtectionOptions {
   readonly corsHeaders: readonly string[]
   readonly corsMethods: readonly string[]
   readonly corsCredentials: boolean
+  readonly corsReflectAnyOriginUnsafe: boolean
   readonly readyTimeoutMs: number
   /** The app-wide CORS policy, `undefined` when `corsEnable` is false. */
   readonly cors: CorsPolicy | undefined
@@ -95,6 +102,7 @@ export const HTTP_PROTECTION_DEFAULTS = Object.freeze({
   corsHeaders: '*',
   corsMethods: '*',
   corsCredentials: true,
+  corsReflectAnyOriginUnsafe: false,
   readyTimeoutMs: 10_000,
 } satisfies Required<HttpProtectionOptions>)
 
@@ -120,6 +128,7 @@ const HTTP_KEYS: Readonly<Record<keyof HttpProtectionOptions, { key: string; kin
   corsHeaders: { key: 'IAM_CORS_HEADERS', kind: 'cors-list' },
   corsMethods: { key: 'IAM_CORS_METHODS', kind: 'cors-list' },
   corsCredentials: { key: 'IAM_CORS_CREDENTIALS', kind: 'boolean' },
+  corsReflectAnyOriginUnsafe: { key: 'IAM_CORS_REFLECT_ANY_ORIGIN_UNSAFE', kind: 'boolean' },
   readyTimeoutMs: { key: 'IAM_READY_TIMEOUT_MS', kind: 'ms' },
 }
 
@@ -309,6 +318,7 @@ export function resolveHttpProtectionOptions(
         headers: r.corsHeaders,
         methods: r.corsMethods,
         credentials: r.corsCredentials,
+        reflectAnyOrigin: r.corsReflectAnyOriginUnsafe,
       })
     : undefined
   return Object.freeze({ ...r, cors })

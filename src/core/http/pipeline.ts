@@ -109,10 +109,19 @@ function forbidden(): IamError {
 
 /**
  * Values that come from the request (route parameters, a resources function) must not change
- * the shape of the resource: no section separator and no placeholder syntax.
+ * the shape of the resource (no section separator, no placeholder syntax), nor walk IAM URLs
+ * they may end up in (`.`, `..`): refused before anything asks the IAM.
  */
 function requestValue(value: unknown): string {
-  if (typeof value !== 'string' || value === '' || /[:{}]/.test(value)) throw forbidden()
+  if (
+    typeof value !== 'string' ||
+    value === '' ||
+    value === '.' ||
+    value === '..' ||
+    /[:{}]/.test(value)
+  ) {
+    throw forbidden()
+  }
   return value
 }
 
@@ -173,11 +182,14 @@ async function verifyCsrf(
     if (isIamError(error) && error.status === 503) throw error
     throw invalid(error)
   }
+  // Only a string says which redirect URIs are registered ('' for none): anything else from a
+  // client source fails closed rather than reading as "none registered".
+  if (typeof info?.redirectUri !== 'string') throw invalid('client information has no redirectUri')
   const failure = checkCsrf(
     {
       referer: request.referer,
       origin: request.origin,
-      redirectUri: typeof info.redirectUri === 'string' ? info.redirectUri : '',
+      redirectUri: info.redirectUri,
       namespace: claims.namespace,
     },
     options,

@@ -5,7 +5,9 @@
  * are made here.
  */
 import { IamClient } from '../client.js'
-import type { IamClientOptions, IamLogger } from '../options.js'
+import { IamError } from '../errors.js'
+import type { IamLogger } from '../log.js'
+import type { IamClientOptions } from '../options.js'
 import { computeCorsHeaders, corsAllowsAnyCredentialedOrigin, mergeCorsPolicies } from './cors.js'
 import type { CorsHeaders, CorsPolicy, CorsRequestInfo } from './cors.js'
 import {
@@ -41,8 +43,15 @@ export interface IamProtectionOptions extends Partial<IamClientOptions>, HttpPro
 }
 
 const CORS_WARNING =
-  'CORS allows any origin with credentials: the request Origin is reflected, so any site can ' +
-  'send credentialed requests to this service. Set corsOrigin (IAM_CORS_ORIGIN) to a list of origins.'
+  'CORS reflects any origin with credentials (corsReflectAnyOriginUnsafe): any site can send ' +
+  'credentialed requests to this service and read the answers. Set corsOrigin (IAM_CORS_ORIGIN) ' +
+  'to the list of origins instead.'
+
+/** Warnings and errors to `console` when the application gives no logger. */
+const CONSOLE_LOGGER: IamLogger = {
+  warn: (details, message) => console.warn(`[iam-node-sdk] ${message}`, details),
+  error: (details, message) => console.error(`[iam-node-sdk] ${message}`, details),
+}
 
 /**
  * Validates an integration's options object (HTTP options and the `client` option) at
@@ -84,7 +93,10 @@ export class HttpProtection {
   readonly client: ProtectionCoreClient
   /** Start of the client; see {@link Readiness}. */
   readonly readiness: Readiness
+  /** Where this integration logs: the application's logger, else the console. */
+  readonly logger: IamLogger
   readonly #ownsClient: boolean
+  #closed = false
 
   private constructor(
     options: ResolvedHttpProtectionOptions,
@@ -95,11 +107,14 @@ export class HttpProtection {
     this.options = options
     this.client = client
     this.#ownsClient = ownsClient
-    this.readiness = new Readiness(clientStarter(client), { timeoutMs: options.readyTimeoutMs })
+    // A given logger decides (a missing method stays silent); without one, the console.
+    this.logger = logger ?? CONSOLE_LOGGER
+    this.readiness = new Readiness(clientStarter(client), {
+      timeoutMs: options.readyTimeoutMs,
+      logger: this.logger,
+    })
     if (options.cors !== undefined && corsAllowsAnyCredentialedOrigin(options.cors)) {
-      // A given logger decides (a missing method stays silent); without one, the console.
-      if (logger === undefined) console.warn(`[iam-node-sdk] ${CORS_WARNING}`)
-      else logger.warn?.(CORS_WARNING)
+      this.logger.warn?.({ option: 'corsReflectAnyOriginUnsafe' }, CORS_WARNING)
     }
   }
 
@@ -136,6 +151,7 @@ export class HttpProtection {
     request: HttpRequest,
     frameworkRequest: Req,
   ): Promise<IamRequestContext> {
+    if (this.#closed) throw new IamError('ERR_IAM_CLOSED', 'the IAM integration was closed')
     if (!this.readiness.isReady) await this.readiness.wait()
     return authorizeRequest(this.client, this.options, guard, request, frameworkRequest)
   }
@@ -153,6 +169,7 @@ export class HttpProtection {
 
   /** Stops the client (when this integration built it) and readiness retries. */
   async close(): Promise<void> {
+    this.#closed = true
     this.readiness.close()
     if (this.#ownsClient) await this.client.close()
   }

@@ -5,6 +5,9 @@
  * `retryIntervalMs`), so a service whose IAM was down at start recovers by itself.
  */
 import { IamError } from '../errors.js'
+import type { IamLogger } from '../log.js'
+import { RateLimitedLog, rootCauseLine } from '../log.js'
+import { scheduleTimer } from '../scheduler.js'
 
 /** What starting needs from the core client. */
 export interface StartableClient {
@@ -20,7 +23,15 @@ export interface ReadinessOptions {
   readonly retryIntervalMs?: number
   /** Clock (epoch ms). Default `Date.now`. */
   readonly now?: () => number
+  /**
+   * Told once when a start fails (error, with the root cause), when it succeeds after failing
+   * (info), and at most once a minute while requests are answered 503 because of it (warn).
+   */
+  readonly logger?: IamLogger
 }
+
+/** While requests are refused because the start failed, the warning is repeated this often. */
+const NOT_READY_LOG_INTERVAL_MS = 60_000
 
 /**
  * Tracks the start of a client. `ready` settles with the first attempt; {@link Readiness.wait}
@@ -40,17 +51,22 @@ export class Readiness {
   #attempt: Promise<void> | undefined
   #lastError: unknown
   #lastAttemptAt = 0
+  #failedAttempts = 0
   #closed = false
   readonly #start: () => Promise<void>
   readonly #timeoutMs: number
   readonly #retryIntervalMs: number
   readonly #now: () => number
+  readonly #logger: IamLogger
+  readonly #refusalLog: RateLimitedLog
 
   constructor(start: () => Promise<void>, options: ReadinessOptions) {
     this.#start = start
     this.#timeoutMs = options.timeoutMs
     this.#retryIntervalMs = options.retryIntervalMs ?? 5_000
     this.#now = options.now ?? Date.now
+    this.#logger = options.logger ?? {}
+    this.#refusalLog = new RateLimitedLog(NOT_READY_LOG_INTERVAL_MS, this.#now)
     this.ready = this.#run()
     // Whoever does not await `ready` must not crash the process on a failed start.
     this.ready.catch(() => {})
@@ -69,9 +85,22 @@ export class Readiness {
         () => {
           this.#isReady = true
           this.#lastError = undefined
+          if (this.#failedAttempts > 0) {
+            this.#logger.info?.(
+              { failedAttempts: this.#failedAttempts },
+              `IAM integration started after ${this.#failedAttempts} failed attempt(s); protected routes answer again`,
+            )
+          }
         },
         (error: unknown) => {
           this.#lastError = error
+          if (this.#failedAttempts++ === 0 && !this.#closed) {
+            this.#logger.error?.(
+              { err: error, code: (error as { code?: unknown } | null)?.code },
+              `IAM integration could not start: ${rootCauseLine(error)}; protected routes answer 503 until it does`,
+            )
+            this.#refusalLog.mark()
+          }
           throw error
         },
       )
@@ -92,26 +121,38 @@ export class Readiness {
    * or did not finish within `timeoutMs`.
    */
   async wait(): Promise<void> {
-    if (this.#isReady) return
     if (this.#closed) throw new IamError('ERR_IAM_CLOSED', 'the IAM integration was closed')
-    let attempt = this.#attempt
-    if (attempt === undefined) {
-      if (this.#now() - this.#lastAttemptAt < this.#retryIntervalMs)
-        throw this.#notReady(this.#lastError)
-      attempt = this.#run()
-    }
-    let timer: NodeJS.Timeout | undefined
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(this.#notReady(this.#lastError)), this.#timeoutMs)
-    })
+    if (this.#isReady) return
     try {
-      await Promise.race([attempt, timeout])
+      let attempt = this.#attempt
+      if (attempt === undefined) {
+        if (this.#now() - this.#lastAttemptAt < this.#retryIntervalMs)
+          throw this.#notReady(this.#lastError)
+        attempt = this.#run()
+      }
+      let timer: NodeJS.Timeout | undefined
+      const timeout = new Promise<never>((_, reject) => {
+        timer = scheduleTimer(() => reject(this.#notReady(this.#lastError)), this.#timeoutMs, {
+          keepAlive: true,
+        })
+      })
+      try {
+        await Promise.race([attempt, timeout])
+      } finally {
+        clearTimeout(timer)
+      }
     } catch (error) {
-      throw error instanceof IamError && error.code === 'ERR_IAM_NOT_READY'
-        ? error
-        : this.#notReady(error)
-    } finally {
-      clearTimeout(timer)
+      const refusal =
+        error instanceof IamError && error.code === 'ERR_IAM_NOT_READY'
+          ? error
+          : this.#notReady(error)
+      this.#refusalLog.maybe(() =>
+        this.#logger.warn?.(
+          { err: refusal.cause },
+          `answering 503: the IAM integration has not started (${rootCauseLine(refusal.cause ?? refusal)})`,
+        ),
+      )
+      throw refusal
     }
   }
 

@@ -28,6 +28,11 @@ export interface HttpRequest {
   readonly method: string
   /** One header value (case-insensitive name); repeated headers joined with `, `. */
   header(name: string): string | undefined
+  /**
+   * Whether the request carried the header more than once (where the server keeps only one of
+   * them, as Node does for `Authorization`). `false` when the adapter cannot tell.
+   */
+  isRepeated(name: string): boolean
   /** Cookies of the `Cookie` header (parsed once, on first access). */
   readonly cookies: Readonly<Record<string, string | undefined>>
   /** Host the request was addressed to (`Host`, or the proxy's forwarded host); may carry a port. */
@@ -56,6 +61,11 @@ export interface HttpRequestInit {
   params?: Readonly<Record<string, unknown>> | undefined
   /** Already-parsed cookies (e.g. from a cookie middleware); otherwise the header is parsed. */
   cookies?: Readonly<Record<string, unknown>> | undefined
+  /**
+   * The raw header list (`[name, value, name, value, …]`, Node's `req.rawHeaders`), so that a
+   * header sent twice is seen even where the parsed record keeps one.
+   */
+  rawHeaders?: readonly string[] | undefined
 }
 
 function flatten(value: string | string[] | undefined | null): string | undefined {
@@ -99,6 +109,19 @@ class NeutralRequest implements HttpRequest {
       typeof source === 'function'
         ? (name) => flatten(source(name.toLowerCase()))
         : (name) => flatten(source[name.toLowerCase()])
+  }
+
+  isRepeated(name: string): boolean {
+    const raw = this.#init.rawHeaders
+    if (raw === undefined) return false
+    const lower = name.toLowerCase()
+    let seen = 0
+    for (let i = 0; i < raw.length; i += 2) {
+      const key = raw[i] as string
+      // Length first: most headers are told apart without lower-casing.
+      if (key.length === lower.length && key.toLowerCase() === lower && ++seen > 1) return true
+    }
+    return false
   }
 
   get cookies(): Readonly<Record<string, string | undefined>> {

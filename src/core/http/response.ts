@@ -23,15 +23,21 @@ function quoted(text: string): string {
 }
 
 /**
- * The RFC 6750 challenge for an error status: `Bearer realm="…"` alone when the token is simply
- * missing; `error="invalid_token"` on other 401s; `error="insufficient_scope"` on 403s;
- * `undefined` for every other status.
+ * The RFC 6750 challenge for an error status: `Bearer realm="…"` alone when the request carries
+ * no bearer token (none, or another scheme such as `Basic`: RFC 6750 §3.1); `invalid_request`
+ * when it carries more than one; `error="invalid_token"` on other 401s; `insufficient_scope` on
+ * 403s; `undefined` for every other status.
  */
 export function wwwAuthenticate(error: IamError, realm = DEFAULT_REALM): string | undefined {
   if (error.status !== 401 && error.status !== 403) return undefined
   const base = `Bearer realm=${quoted(realm)}`
   if (error.code === 'ERR_IAM_TOKEN_MISSING') return base
-  const kind = error.status === 403 ? 'insufficient_scope' : 'invalid_token'
+  const kind =
+    error.status === 403
+      ? 'insufficient_scope'
+      : error.code === 'ERR_IAM_TOKEN_AMBIGUOUS'
+        ? 'invalid_request'
+        : 'invalid_token'
   return `${base}, error="${kind}", error_description=${quoted(error.message)}`
 }
 

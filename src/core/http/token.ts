@@ -35,17 +35,24 @@ function checkShape(token: string, where: string): string {
   return token
 }
 
+/** A scheme name (RFC 7235 token) followed by its credentials: `Basic dXNlcjpwYXNz`. */
+const OTHER_SCHEME_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ +\S/
+
 /**
  * Finds the access token of a request.
  *
  * - `headers`: the header is split on whitespace; with a `tokenHeaderType` it must be exactly
- *   `<type> <token>` (type compared case-insensitively), else exactly `<token>`. An empty header
- *   counts as absent; anything else that does not fit is `ERR_IAM_TOKEN_MALFORMED`, and the
- *   cookie is not tried (a header token wins, as in the reference).
+ *   `<type> <token>` (type compared case-insensitively), else exactly `<token>`. An empty header,
+ *   or one with another scheme (`Basic …`: credentials that are not ours, RFC 6750 §3.1), counts
+ *   as absent; anything else that does not fit is `ERR_IAM_TOKEN_MALFORMED`, and the cookie is not
+ *   tried (a header token wins, as in the reference). A header sent twice (or with a comma, as
+ *   repeated headers are joined) is `ERR_IAM_TOKEN_AMBIGUOUS`: which one would win depends on the
+ *   server, so none does.
  * - `cookies`: the named cookie; empty counts as absent.
  *
  * @throws IamError `ERR_IAM_TOKEN_MISSING` when no location has a token,
- *   `ERR_IAM_TOKEN_MALFORMED` when the token found is not a JWS compact string.
+ *   `ERR_IAM_TOKEN_AMBIGUOUS` for repeated credentials, `ERR_IAM_TOKEN_MALFORMED` when the token
+ *   found is not a JWS compact string.
  *
  * @example
  * ```ts
@@ -60,6 +67,12 @@ export function extractToken(
     if (location === 'headers') {
       const raw = request.header(options.tokenHeaderName)
       if (raw === undefined) continue
+      if (raw.includes(',') || request.isRepeated(options.tokenHeaderName)) {
+        throw new IamError(
+          'ERR_IAM_TOKEN_AMBIGUOUS',
+          `the ${options.tokenHeaderName} header is sent more than once`,
+        )
+      }
       const where = `${options.tokenHeaderName} header`
       const type = options.tokenHeaderType
       // Fast path: exactly "<type> <token>" (the shape check rejects any whitespace in the token).
@@ -81,9 +94,12 @@ export function extractToken(
         if (parts.length !== 1) throw malformed(where)
         return { token: checkShape(parts[0] as string, where), location: 'header' }
       }
-      if (parts.length !== 2 || parts[0]?.toLowerCase() !== type.toLowerCase()) {
+      if (parts[0]?.toLowerCase() !== type.toLowerCase()) {
+        // Credentials of another scheme are not a bearer token: as if there were none.
+        if (OTHER_SCHEME_RE.test(value)) continue
         throw malformed(where)
       }
+      if (parts.length !== 2) throw malformed(where)
       return { token: checkShape(parts[1] as string, where), location: 'header' }
     } else {
       const value = request.cookies[options.tokenCookieName]?.trim()
