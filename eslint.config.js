@@ -15,7 +15,7 @@ const frameworks = [
 ]
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'examples/**/public/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'examples/**/public/**', '.scratch/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -19,13 +19,17 @@ export {
   defaultBasicBaseUrl,
   DEFAULT_CLIENT_OPTIONS,
   CLIENT_OPTION_ENV,
+  CLIENT_OPTIONS,
 } from './core/options.js'
 export type {
   IamClientOptions,
   ResolvedIamClientOptions,
-  IamLogger,
   RsaAlgorithm,
+  ClientOptionSpec,
+  ClientOptionKind,
 } from './core/options.js'
+export type { IamLogger } from './core/log.js'
+export { consoleIamLogger } from './core/log.js'
 export type { ResourceHealth } from './core/remote-resource.js'
 export { IamError, isIamError, IAM_ERROR_HTTP } from './core/errors.js'
 export type { IamErrorCode, IamErrorHttpMapping, IamErrorOptions } from './core/errors.js'

@@ -103,6 +103,7 @@ export class HttpProtection {
     client: ProtectionCoreClient,
     ownsClient: boolean,
     logger: IamLogger | undefined,
+    now: (() => number) | undefined,
   ) {
     this.options = options
     this.client = client
@@ -112,6 +113,7 @@ export class HttpProtection {
     this.readiness = new Readiness(clientStarter(client), {
       timeoutMs: options.readyTimeoutMs,
       logger: this.logger,
+      now,
     })
     if (options.cors !== undefined && corsAllowsAnyCredentialedOrigin(options.cors)) {
       this.logger.warn?.({ option: 'corsReflectAnyOriginUnsafe' }, CORS_WARNING)
@@ -130,11 +132,11 @@ export class HttpProtection {
     const { client: injected, ...rest } = given
     if (injected !== undefined) {
       const http = resolveHttpProtectionOptions({ ...sources, options: rest })
-      return new HttpProtection(http, injected, false, rest.logger)
+      return new HttpProtection(http, injected, false, rest.logger, rest.now)
     }
     const config = resolveIamConfig({ ...sources, options: rest })
     const client = new IamClient(config.client)
-    return new HttpProtection(config.http, client, true, config.client.logger)
+    return new HttpProtection(config.http, client, true, config.client.logger, config.client.now)
   }
 
   /** Settles with the first start attempt (rejects when it fails). */
