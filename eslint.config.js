@@ -15,7 +15,9 @@ const frameworks = [
 ]
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'examples/**/public/**', '.scratch/**'] },
+  {
+    ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'examples/**/public/**', '.scratch/**'],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
