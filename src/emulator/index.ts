@@ -38,8 +38,10 @@ export type {
   ResolvedRole,
   ResolvedUser,
 } from './config.js'
-export { EMULATOR_ENDPOINTS } from './state.js'
-export type { EmulatorEndpoint, EmulatorFault, SignTokenOptions } from './state.js'
+export { EMULATOR_ENDPOINTS } from './iam-routes.js'
+export type { EmulatorEndpoint } from './iam-routes.js'
+export type { EmulatorFault } from './faults.js'
+export type { SignTokenOptions } from './state.js'
 export type {
   Emulator,
   EmulatorInfo,

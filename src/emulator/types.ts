@@ -12,7 +12,9 @@ import type {
   RoleConfig,
   UserConfig,
 } from './config.js'
-import type { EmulatorEndpoint, EmulatorFault, SignTokenOptions } from './state.js'
+import type { EmulatorFault } from './faults.js'
+import type { EmulatorEndpoint } from './iam-routes.js'
+import type { SignTokenOptions } from './state.js'
 
 /** Options of `startEmulator`. */
 export interface StartEmulatorOptions {
@@ -168,17 +170,55 @@ export interface Emulator {
   rotateKeys(options?: { retireOld?: boolean }): Promise<string>
 
   /**
-   * Makes the next `fault.times` requests (default: all until cleared) to `endpoint` wait
-   * `delayMs` and/or answer `status` with a JSON error body; `null` clears.
+   * Injects a fault into the next `fault.times` requests of `endpoint` (default: every request
+   * until cleared), applied before authentication; `null` clears. After waiting `delayMs`, the
+   * request gets the first that is set of: `hang` (no answer until the client gives up or
+   * {@link Emulator.close}), `body` (this exact body, with `status` default 200), `streamBytes`
+   * (a body of that many bytes, streamed as fast as the client reads), `status` (the endpoint's
+   * JSON error body); with only `delayMs`, the normal answer, late.
+   *
+   * @throws TypeError naming the field, for an unknown endpoint or an invalid fault.
+   * @example
+   * ```ts
+   * iam.setFault('jwks', { status: 503, times: 2 })
+   * iam.setFault('clientInfo', { body: { redirectUri: 5 } }) // 200 with a mistyped field
+   * iam.setFault('revocationList', { body: '{"revoked_tokens":' }) // broken JSON
+   * iam.setFault('role', { hang: true })
+   * iam.setFault('jwks', null)
+   * ```
    */
   setFault(endpoint: EmulatorEndpoint, fault: EmulatorFault | null): void
+  /**
+   * The active faults by endpoint (also `GET /emulator/faults`): each with `delayMs`, the fields
+   * it sets, and `times` = requests it still applies to (absent: until cleared).
+   */
+  faults(): Partial<Record<EmulatorEndpoint, EmulatorFault>>
   /** Requests received by `endpoint` (every request, including rejected and faulted ones). */
   requestCount(endpoint: EmulatorEndpoint): number
   /** Zeroes every request counter. */
   resetRequestCounts(): void
+  /**
+   * Bytes written so far by the last `streamBytes` answer of `endpoint` (0 before any), counted
+   * as the socket accepts them: a client that stops reading early leaves it below
+   * `streamBytes`, by at least what it did not read minus the socket buffers (a few MiB at
+   * most on loopback), so pick a `streamBytes` well above the client's limit. Also
+   * `GET /emulator/streams`.
+   *
+   * @throws TypeError for an unknown endpoint.
+   * @example
+   * ```ts
+   * iam.setFault('jwks', { streamBytes: 64 * 1024 * 1024, times: 1 })
+   * // ... the client under test refuses the oversized JWKS ...
+   * assert.ok(iam.streamedBytes('jwks') < 64 * 1024 * 1024)
+   * ```
+   */
+  streamedBytes(endpoint: EmulatorEndpoint): number
 
   /** A summary of the emulator (also `GET /emulator`). */
   info(): EmulatorInfo
-  /** Stops the server, including keep-alive sockets and requests waiting on a delay fault. */
+  /**
+   * Stops the server, including keep-alive sockets and requests held by a fault (delayed,
+   * hanging or streaming ones are dropped).
+   */
   close(): Promise<void>
 }
