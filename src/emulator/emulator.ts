@@ -198,6 +198,10 @@ class RunningEmulator implements Emulator {
     return this.faultTable.streamedBytes(endpoint)
   }
 
+  streamStopped(endpoint: EmulatorEndpoint): Promise<number> {
+    return this.faultTable.streamStopped(endpoint)
+  }
+
   info(): EmulatorInfo {
     const s = this.state
     return {

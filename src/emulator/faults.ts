@@ -10,11 +10,13 @@
  * |---|---|
  * | `hang: true` | none: the request is accepted and never answered, until the client gives up or the emulator closes |
  * | `body` | `status` (default 200) with exactly this body: a string as is, any other JSON value serialized |
- * | `streamBytes` | `status` (default 200), `application/json`, a chunked body of that many bytes (`{"permissions":[`, spaces, `]}`) written in 64 KiB chunks as fast as the client reads; stops when the client goes away |
+ * | `streamBytes` | `status` (default 200), `application/json`, a chunked body of that many bytes (`{"permissions":[`, spaces, `]}`) written in 64 KiB chunks as fast as the client reads; stops when the client goes away or the emulator closes |
  * | `status` | that status with the endpoint's own error body (OAuth style for `token`, `verify`, `revoke`; `{errorCode, errorMessage}` elsewhere) |
- * | (`delayMs` alone) | the normal answer, late |
+ * | none | the normal answer (late, with `delayMs`) |
  *
- * Every faulted answer carries `X-Emulator-Fault: injected`.
+ * Every faulted answer carries `X-Emulator-Fault: injected`. The bytes a streamed answer wrote
+ * are kept per endpoint (`Emulator.streamedBytes`, `streamStopped`), so a test can tell that a
+ * client stopped reading early.
  *
  * @module
  */
@@ -74,9 +76,18 @@ interface StoredFault extends ActiveFault {
   remaining: number | undefined
 }
 
-/** Bytes written so far by one streamed answer. */
-export interface StreamRecord {
-  bytes: number
+/** One streamed answer: what it wrote so far, and when it stops. */
+export class StreamRecord {
+  /** Bytes handed to the response so far. */
+  bytes = 0
+  private finish!: () => void
+  /** Resolves when the answer stops: complete, the client gone, or the emulator closed. */
+  readonly stopped = new Promise<void>((resolve) => (this.finish = resolve))
+
+  /** Marks the answer as stopped. */
+  stop(): void {
+    this.finish()
+  }
 }
 
 /** Longest delay a Node timer honours (a longer one fires after 1 ms). */
@@ -219,7 +230,7 @@ export class FaultTable<Name extends string = string> {
 
   /** A new record for a streamed answer of `endpoint`, replacing the previous one. */
   startStream(endpoint: Name): StreamRecord {
-    const record = { bytes: 0 }
+    const record = new StreamRecord()
     this.streams.set(endpoint, record)
     return record
   }
@@ -228,5 +239,14 @@ export class FaultTable<Name extends string = string> {
   streamedBytes(endpoint: Name): number {
     this.check('streamedBytes', endpoint)
     return this.streams.get(endpoint)?.bytes ?? 0
+  }
+
+  /** The final byte count of the last streamed answer of `endpoint`, once it stopped. */
+  async streamStopped(endpoint: Name): Promise<number> {
+    this.check('streamStopped', endpoint)
+    const record = this.streams.get(endpoint)
+    if (!record) return 0
+    await record.stopped
+    return record.bytes
   }
 }

@@ -209,21 +209,22 @@ export function createHttpServer(routes: readonly Route[], faults: FaultTable): 
     total: number,
     headers: Record<string, string>,
   ): Promise<void> {
-    const written = faults.startStream(name)
+    const record = faults.startStream(name)
     let gone = false
     res.once('close', () => (gone = true))
-    res.writeHead(status, { ...headers, 'Content-Type': 'application/json' })
-    let offset = 0
-    while (offset < total && !gone && !waits.closed) {
-      const chunk = streamSlice(offset, Math.min(STREAM_CHUNK, total - offset), total)
-      offset += chunk.length
-      const flowing = res.write(chunk, (err) => {
-        if (!err) written.bytes += chunk.length
-      })
-      if (!flowing) await waits.wait(Infinity, res, ['drain', 'close'])
+    try {
+      res.writeHead(status, { ...headers, 'Content-Type': 'application/json' })
+      while (record.bytes < total && !gone && !waits.closed) {
+        const chunk = streamSlice(record.bytes, Math.min(STREAM_CHUNK, total - record.bytes), total)
+        // Written only while the client keeps up, so at most this chunk waits in Node's buffer.
+        record.bytes += chunk.length
+        if (!res.write(chunk)) await waits.wait(Infinity, res, ['drain', 'close'])
+      }
+      if (record.bytes < total || waits.closed) res.destroy()
+      else res.end()
+    } finally {
+      record.stop()
     }
-    if (offset < total || waits.closed) res.destroy()
-    else res.end()
   }
 
   /** Applies an injected fault; true when it answered (or dropped) the request. */

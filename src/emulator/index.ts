@@ -1,6 +1,8 @@
 /**
  * The IAM emulator: a real local HTTP server, byte-compatible with the IAM's wire formats, to
- * run services and tests against without an IAM account.
+ * run services and tests against without an IAM account. Faults (`setFault`, see
+ * {@link EmulatorFault}) make an endpoint slow, fail, answer a given body, stream an oversized
+ * one or never answer.
  *
  * @example
  * ```ts

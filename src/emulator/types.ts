@@ -198,21 +198,34 @@ export interface Emulator {
   /** Zeroes every request counter. */
   resetRequestCounts(): void
   /**
-   * Bytes written so far by the last `streamBytes` answer of `endpoint` (0 before any), counted
-   * as the socket accepts them: a client that stops reading early leaves it below
-   * `streamBytes`, by at least what it did not read minus the socket buffers (a few MiB at
-   * most on loopback), so pick a `streamBytes` well above the client's limit. Also
-   * `GET /emulator/streams`.
+   * Bytes the last `streamBytes` answer of `endpoint` has written so far (0 before any), also
+   * listed by `GET /emulator/streams`. The emulator writes only as fast as the client reads, so
+   * a client that stops reading early leaves this below `streamBytes`, above what it read by at
+   * most the socket buffers (a few MiB on loopback): pick a `streamBytes` well above the
+   * client's limit.
    *
    * @throws TypeError for an unknown endpoint.
    * @example
    * ```ts
-   * iam.setFault('jwks', { streamBytes: 64 * 1024 * 1024, times: 1 })
+   * iam.setFault('jwks', { streamBytes: 256 * 1024 * 1024, times: 1 })
    * // ... the client under test refuses the oversized JWKS ...
-   * assert.ok(iam.streamedBytes('jwks') < 64 * 1024 * 1024)
+   * assert.ok((await iam.streamStopped('jwks')) < 256 * 1024 * 1024)
    * ```
    */
   streamedBytes(endpoint: EmulatorEndpoint): number
+  /**
+   * Waits until the last `streamBytes` answer of `endpoint` stopped (written in full, the client
+   * gone, or {@link Emulator.close}) and resolves with the bytes it wrote; 0 at once when the
+   * endpoint never streamed. A client that stops reading but keeps the connection open keeps
+   * this pending.
+   *
+   * @throws TypeError for an unknown endpoint.
+   * @example
+   * ```ts
+   * const written = await iam.streamStopped('revocationList')
+   * ```
+   */
+  streamStopped(endpoint: EmulatorEndpoint): Promise<number>
 
   /** A summary of the emulator (also `GET /emulator`). */
   info(): EmulatorInfo
