@@ -210,7 +210,7 @@ export function createHttpServer(routes: readonly Route[], faults: FaultTable): 
     headers: Record<string, string>,
   ): Promise<void> {
     const record = faults.startStream(name)
-    let gone = false
+    let gone = res.socket?.destroyed ?? true
     res.once('close', () => (gone = true))
     try {
       res.writeHead(status, { ...headers, 'Content-Type': 'application/json' })
@@ -242,7 +242,7 @@ export function createHttpServer(routes: readonly Route[], faults: FaultTable): 
     }
     if (fault.hang) {
       req.resume()
-      await waits.wait(Infinity, res, ['close'])
+      if (!req.socket.destroyed) await waits.wait(Infinity, res, ['close'])
       res.destroy()
       return true
     }
