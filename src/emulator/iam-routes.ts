@@ -397,7 +397,7 @@ const IAM_ENDPOINTS: Readonly<Record<EmulatorEndpoint, IamEndpoint>> = {
   },
   role: {
     method: 'GET',
-    // An empty role ID is routed too: the Python SDK asks for `/roles/` (reference 1.6).
+    // An empty role ID is routed too: the Python SDK asks for `/roles/` (docs/iam-wire-protocol.md#16-role).
     pattern: /^\/iam\/v3\/admin\/roles\/([^/]*)$/,
     errors: 'rest',
     notFound: ROLE_NOT_FOUND,
