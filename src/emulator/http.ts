@@ -240,30 +240,23 @@ export function createHttpServer(routes: readonly Route[], faults: FaultTable): 
       res.destroy()
       return true
     }
-    if (fault.hang) {
-      req.resume()
+    const { hang, body, streamBytes, status } = fault
+    // A delay alone: the route answers, and reads the request body itself.
+    if (!hang && body === undefined && streamBytes === undefined && status === undefined) {
+      return false
+    }
+    req.resume() // the fault answers; the request body is not needed
+    if (hang) {
       if (!req.socket.destroyed) await waits.wait(Infinity, res, ['close'])
       res.destroy()
-      return true
+    } else if (body !== undefined) {
+      send(res, { status: status ?? 200, body, headers: FAULT_HEADERS }, cors)
+    } else if (streamBytes !== undefined) {
+      await stream(res, endpoint.name, status ?? 200, streamBytes, { ...cors, ...FAULT_HEADERS })
+    } else if (status !== undefined) {
+      send(res, { status, body: endpoint.faultBody(status), headers: FAULT_HEADERS }, cors)
     }
-    if (fault.body !== undefined) {
-      req.resume()
-      send(res, { status: fault.status ?? 200, body: fault.body, headers: FAULT_HEADERS }, cors)
-      return true
-    }
-    if (fault.streamBytes !== undefined) {
-      req.resume()
-      const headers = { ...cors, ...FAULT_HEADERS }
-      await stream(res, endpoint.name, fault.status ?? 200, fault.streamBytes, headers)
-      return true
-    }
-    if (fault.status !== undefined) {
-      req.resume()
-      const body = endpoint.faultBody(fault.status)
-      send(res, { status: fault.status, body, headers: FAULT_HEADERS }, cors)
-      return true
-    }
-    return false
+    return true
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
