@@ -69,7 +69,7 @@ export interface PermissionGrant {
 }
 
 /**
- * Which rule decided a resource comparison (reference §3.5):
+ * Which rule decided a resource comparison (docs/iam-wire-protocol.md#34-resource-matching):
  * - `identical`: the strings are equal;
  * - `all_sections`: same number of sections, each equal, a granted `*`, or the `{studio}-` rule;
  * - `section_mismatch`: a section differs and the `{studio}-` rule does not apply;
@@ -102,7 +102,7 @@ export type ResourceRule =
   | 'extra_wildcards'
   | 'extra_sections'
 
-/** One use of the `{studio}-` rule (reference §3.5 step 3b). */
+/** One use of the `{studio}-` rule (docs/iam-wire-protocol.md#35-the-studio-rule). */
 export interface StudioRuleCheck {
   /** Zero-based section index. */
   section: number
@@ -523,7 +523,7 @@ function matchResource(
 }
 
 /**
- * Whether a granted resource covers a required one (reference §3.5). Resources are `:`-separated
+ * Whether a granted resource covers a required one (docs/iam-wire-protocol.md#34-resource-matching). Resources are `:`-separated
  * sections. A granted `*` matches any one section; a required `*` matches only a granted `*`. A
  * granted `{studio}-` section right after `NAMESPACE` also matches the studio itself, its
  * `{studio}-{game}` namespaces, and namespaces the lookup says are Games of that studio. A shorter
@@ -655,7 +655,7 @@ function plainAction(p: PermissionLike): number {
   return typeof action === 'number' ? action : 0
 }
 
-/** Reference §3.2: `{userId}` first, then `{namespace}`, every occurrence. */
+/** `{userId}` first, then `{namespace}`, every occurrence (docs/iam-wire-protocol.md#32-placeholders). */
 function applyUserValues(resource: string, userId: string, namespace: string): string {
   return replaceAllLiteral(
     replaceAllLiteral(resource, '{userId}', userId),
@@ -978,7 +978,7 @@ function grantFor(
   return grant
 }
 
-/** Reference §1.7: namespace to fetch the default user role's override for, or '' for none. */
+/** Namespace to fetch the default user role's override for, or '' for none (docs/iam-wire-protocol.md#36-namespace-roles). */
 function overrideNamespace(
   role: NamespaceRole,
   resources: Readonly<Record<string, string>> | undefined,
@@ -995,7 +995,7 @@ function asList<T>(value: readonly T[] | undefined | null): readonly T[] {
 }
 
 /**
- * Decides whether validated `claims` grant `required` (reference §3.1):
+ * Decides whether validated `claims` grant `required` (docs/iam-wire-protocol.md#31-decision-order):
  *
  * 1. placeholders of `resources` (e.g. `{ '{namespace}': 'ns' }`) are substituted in the required
  *    resource, every occurrence;
@@ -1069,7 +1069,7 @@ export async function evaluatePermission(
         ? await sources.getRoleOverridePermissions(query, roleId)
         : await sources.getRolePermissions(roleId),
     )
-    // Reference §3.2: an empty namespace stands for the token's.
+    // An empty namespace stands for the token's (docs/iam-wire-protocol.md#32-placeholders).
     const namespaceValue = namespace === '' ? tokenNamespace : namespace
     const granted = substitutedResources(perms, userId, namespaceValue)
     if (steps !== undefined) {

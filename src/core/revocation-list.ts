@@ -106,7 +106,7 @@ function parseFilter(value: unknown): BloomFilter {
     throw bad(`revoked_tokens.k must be an integer in [1, ${MAX_K}]`)
   }
   // `m` is not used: the filter size is always 64 * bits.length, as Go's bloom.From does
-  // (reference 4.4; the Python SDK trusts `m` and fails or misreads when they differ). A present
+  // (docs/iam-wire-protocol.md#43-filter-size; the Python SDK trusts `m` and fails or misreads when they differ). A present
   // `m` must still be a valid unsigned integer, as Go's decoding requires.
   if (value.m !== undefined && value.m !== null && parseUnsigned(value.m) === undefined) {
     throw bad('revoked_tokens.m must be an unsigned integer')
@@ -177,7 +177,7 @@ export function parseRevocationList(text: string): RevocationList {
 
 /**
  * Whether a token of `userId` issued at `issuedAtSeconds` is revoked by the user list
- * (reference 4.5): the user is listed and `floor(revokedAtMs / 1000) >= iat`, in whole seconds
+ * (docs/iam-wire-protocol.md#44-user-revocation): the user is listed and `floor(revokedAtMs / 1000) >= iat`, in whole seconds
  * (a fractional `iat` is truncated, as Go's `NumericDate` does). A token revoked in the same second
  * it was issued is therefore revoked.
  *

@@ -2,6 +2,12 @@
  * Local validation of access tokens: the hot path. A token is checked against the cached key set
  * and revocation list with no I/O when its key is known; a token seen before is answered from a
  * bounded cache that never outlives `exp`, a revocation or a key change.
+ *
+ * Signatures are checked with `node:crypto`, not jose: its `verify` is synchronous and runs
+ * against `KeyObject`s imported once per JWKS refresh, while jose 6 verifies through WebCrypto,
+ * one promise per call on `CryptoKey`s. On first-seen tokens (no cache hit) this validated 3.9
+ * times as many tokens per second as jose's `jwtVerify` (bench/README.md, core suite). jose
+ * remains a dependency: the emulator signs its tokens with it.
  */
 import { constants, verify } from 'node:crypto'
 import { parseClaims } from './claims.js'

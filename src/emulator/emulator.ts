@@ -18,15 +18,11 @@ import {
   validateConfig,
   type PermissionInput,
 } from './config.js'
-import { createEmulatorServer } from './server.js'
-import {
-  EmulatorState,
-  randomHex,
-  rfc3339,
-  type EmulatorEndpoint,
-  type EmulatorFault,
-  type SignTokenOptions,
-} from './state.js'
+import { adminRoutes } from './admin-routes.js'
+import { FaultTable, type EmulatorFault } from './faults.js'
+import { createHttpServer } from './http.js'
+import { EMULATOR_ENDPOINTS, iamRoutes, type EmulatorEndpoint } from './iam-routes.js'
+import { EmulatorState, randomHex, rfc3339, type SignTokenOptions } from './state.js'
 import type {
   CreateClientInput,
   CreateNamespaceInput,
@@ -48,10 +44,13 @@ class RunningEmulator implements Emulator {
   readonly namespace: string
   readonly publisherNamespace: string
   private server: Server | undefined
-  private abortDelays: () => void = () => {}
+  private abortWaits: () => void = () => {}
   private closing: Promise<void> | undefined
 
-  constructor(private readonly state: EmulatorState) {
+  constructor(
+    private readonly state: EmulatorState,
+    private readonly faultTable: FaultTable<EmulatorEndpoint>,
+  ) {
     const client = state.clients.get(state.defaultClientId)!
     this.clientId = client.clientId
     this.clientSecret = client.clientSecret
@@ -59,9 +58,9 @@ class RunningEmulator implements Emulator {
     this.publisherNamespace = client.namespace
   }
 
-  attach(server: Server, abortDelays: () => void, origin: string, port: number): void {
+  attach(server: Server, abortWaits: () => void, origin: string, port: number): void {
     this.server = server
-    this.abortDelays = abortDelays
+    this.abortWaits = abortWaits
     this.url = origin
     this.baseUrl = `${origin}/iam`
     this.basicBaseUrl = `${origin}/basic`
@@ -180,15 +179,27 @@ class RunningEmulator implements Emulator {
   }
 
   setFault(endpoint: EmulatorEndpoint, fault: EmulatorFault | null): void {
-    this.state.setFault(endpoint, fault)
+    this.faultTable.set(endpoint, fault)
+  }
+
+  faults(): Partial<Record<EmulatorEndpoint, EmulatorFault>> {
+    return this.faultTable.list()
   }
 
   requestCount(endpoint: EmulatorEndpoint): number {
-    return this.state.requestCount(endpoint)
+    return this.faultTable.count(endpoint)
   }
 
   resetRequestCounts(): void {
-    this.state.resetRequestCounts()
+    this.faultTable.resetCounts()
+  }
+
+  streamedBytes(endpoint: EmulatorEndpoint): number {
+    return this.faultTable.streamedBytes(endpoint)
+  }
+
+  streamStopped(endpoint: EmulatorEndpoint): Promise<number> {
+    return this.faultTable.streamStopped(endpoint)
   }
 
   info(): EmulatorInfo {
@@ -223,7 +234,7 @@ class RunningEmulator implements Emulator {
     this.closing ??= new Promise<void>((resolve, reject) => {
       const server = this.server
       if (!server) return resolve()
-      this.abortDelays()
+      this.abortWaits()
       server.close((err) => (err ? reject(err) : resolve()))
       server.closeAllConnections()
     })
@@ -274,8 +285,10 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
   }
   const config = validateConfig(options.config ?? demoConfig(), randomHex)
   const state = await EmulatorState.create(config)
-  const emulator = new RunningEmulator(state)
-  const { server, abortDelays } = createEmulatorServer(state, emulator)
+  const faults = new FaultTable(EMULATOR_ENDPOINTS)
+  const emulator = new RunningEmulator(state, faults)
+  const routes = [...iamRoutes(state), ...adminRoutes(emulator)]
+  const { server, abortWaits } = createHttpServer(routes, faults)
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
     server.listen(port, host, () => {
@@ -285,7 +298,7 @@ export async function startEmulator(options: StartEmulatorOptions = {}): Promise
   })
   const address = server.address() as AddressInfo
   const origin = originOf(address)
-  emulator.attach(server, abortDelays, origin, address.port)
+  emulator.attach(server, abortWaits, origin, address.port)
   state.issuer = config.issuer ?? `${origin}/iam`
   return emulator
 }

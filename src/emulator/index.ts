@@ -1,6 +1,8 @@
 /**
  * The IAM emulator: a real local HTTP server, byte-compatible with the IAM's wire formats, to
- * run services and tests against without an IAM account.
+ * run services and tests against without an IAM account. Faults (`setFault`, see
+ * {@link EmulatorFault}) make an endpoint slow, fail, answer a given body, stream an oversized
+ * one or never answer.
  *
  * @example
  * ```ts
@@ -38,8 +40,10 @@ export type {
   ResolvedRole,
   ResolvedUser,
 } from './config.js'
-export { EMULATOR_ENDPOINTS } from './state.js'
-export type { EmulatorEndpoint, EmulatorFault, SignTokenOptions } from './state.js'
+export { EMULATOR_ENDPOINTS } from './iam-routes.js'
+export type { EmulatorEndpoint } from './iam-routes.js'
+export type { EmulatorFault } from './faults.js'
+export type { SignTokenOptions } from './state.js'
 export type {
   Emulator,
   EmulatorInfo,

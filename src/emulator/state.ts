@@ -1,6 +1,7 @@
 /**
- * In-memory state of the IAM emulator: namespaces, clients, roles, users, signing keys,
- * revocations, faults and request counters, plus token minting and verification.
+ * In-memory state of the IAM emulator: namespaces, clients, roles, users, signing keys and
+ * revocations, plus token minting and verification. (Faults and request counters are in
+ * `faults.ts`.)
  *
  * @module
  */
@@ -33,41 +34,6 @@ import type {
   ResolvedUser,
 } from './config.js'
 
-/** The emulated endpoints, as named by `setFault` and `requestCount`. */
-export type EmulatorEndpoint =
-  | 'token'
-  | 'jwks'
-  | 'revocationList'
-  | 'verify'
-  | 'revoke'
-  | 'role'
-  | 'roleOverride'
-  | 'clientInfo'
-  | 'namespaceContext'
-
-/** Every {@link EmulatorEndpoint}, in wire order. */
-export const EMULATOR_ENDPOINTS: readonly EmulatorEndpoint[] = Object.freeze([
-  'token',
-  'jwks',
-  'revocationList',
-  'verify',
-  'revoke',
-  'role',
-  'roleOverride',
-  'clientInfo',
-  'namespaceContext',
-])
-
-/** A fault injected into one endpoint (see `Emulator.setFault`). */
-export interface EmulatorFault {
-  /** Answer with this HTTP status and a JSON error body instead of the real answer. */
-  status?: number
-  /** Wait this many milliseconds before answering. */
-  delayMs?: number
-  /** Apply to this many requests, then clear itself. Default: until cleared. */
-  times?: number
-}
-
 /** Options of {@link EmulatorState.sign} (the `signToken` escape hatch). */
 export interface SignTokenOptions {
   /**
@@ -97,15 +63,10 @@ interface SigningKey {
   byAlg: Map<string, Promise<CryptoKey>>
 }
 
-interface StoredClient extends ResolvedClient {
+/** A client as the state holds it: its config plus the timestamps client information reports. */
+export interface StoredClient extends ResolvedClient {
   createdAt: string
   modifiedAt: string
-}
-
-interface ActiveFault {
-  status: number | undefined
-  delayMs: number
-  remaining: number | undefined
 }
 
 /** Outcome of {@link EmulatorState.verifyToken}. */
@@ -205,8 +166,6 @@ export class EmulatorState {
   private readonly revokedTokens = new Set<string>()
   private readonly revokedUsers = new Map<string, number>()
   private revocationJson: string | undefined
-  private readonly faults = new Map<EmulatorEndpoint, ActiveFault>()
-  private readonly counts = new Map<EmulatorEndpoint, number>()
 
   private constructor(config: ResolvedConfig) {
     this.clientTokenExpiresIn = config.clientTokenExpiresIn
@@ -555,73 +514,6 @@ export class EmulatorState {
     })
     this.revocationJson = json
     return json
-  }
-
-  // --- faults and counters ----------------------------------------------------------------
-
-  /** Installs or clears (`null`) a fault. */
-  setFault(endpoint: EmulatorEndpoint, fault: EmulatorFault | null): void {
-    if (!EMULATOR_ENDPOINTS.includes(endpoint)) {
-      throw new TypeError(
-        `setFault: unknown endpoint ${JSON.stringify(endpoint)}; one of ${EMULATOR_ENDPOINTS.join(', ')}`,
-      )
-    }
-    if (fault === null) {
-      this.faults.delete(endpoint)
-      return
-    }
-    const { status, delayMs = 0, times } = fault
-    if (status !== undefined && (!Number.isInteger(status) || status < 100 || status > 599)) {
-      throw new TypeError(
-        `setFault: fault.status must be an HTTP status (100-599), got ${String(status)}`,
-      )
-    }
-    if (!Number.isFinite(delayMs) || delayMs < 0) {
-      throw new TypeError(`setFault: fault.delayMs must be a number >= 0, got ${String(delayMs)}`)
-    }
-    if (times !== undefined && (!Number.isInteger(times) || times < 1)) {
-      throw new TypeError(`setFault: fault.times must be an integer >= 1, got ${String(times)}`)
-    }
-    this.faults.set(endpoint, { status, delayMs, remaining: times })
-  }
-
-  /** Active faults by endpoint (`times` = remaining requests, absent = until cleared). */
-  faultList(): Partial<Record<EmulatorEndpoint, EmulatorFault>> {
-    const out: Partial<Record<EmulatorEndpoint, EmulatorFault>> = {}
-    for (const [endpoint, f] of this.faults) {
-      const fault: EmulatorFault = { delayMs: f.delayMs }
-      if (f.status !== undefined) fault.status = f.status
-      if (f.remaining !== undefined) fault.times = f.remaining
-      out[endpoint] = fault
-    }
-    return out
-  }
-
-  /** Counts a request and returns the fault that applies to it, consuming one of its `times`. */
-  arrive(endpoint: EmulatorEndpoint): { status: number | undefined; delayMs: number } | undefined {
-    this.counts.set(endpoint, (this.counts.get(endpoint) ?? 0) + 1)
-    const fault = this.faults.get(endpoint)
-    if (!fault) return undefined
-    if (fault.remaining !== undefined && --fault.remaining <= 0) this.faults.delete(endpoint)
-    return { status: fault.status, delayMs: fault.delayMs }
-  }
-
-  /** Requests received by an endpoint since start or the last reset. */
-  requestCount(endpoint: EmulatorEndpoint): number {
-    return this.counts.get(endpoint) ?? 0
-  }
-
-  /** Every endpoint's request count. */
-  requestCounts(): Record<EmulatorEndpoint, number> {
-    return Object.fromEntries(EMULATOR_ENDPOINTS.map((e) => [e, this.requestCount(e)])) as Record<
-      EmulatorEndpoint,
-      number
-    >
-  }
-
-  /** Zeroes every counter. */
-  resetRequestCounts(): void {
-    this.counts.clear()
   }
 }
 

@@ -12,7 +12,9 @@ import type {
   RoleConfig,
   UserConfig,
 } from './config.js'
-import type { EmulatorEndpoint, EmulatorFault, SignTokenOptions } from './state.js'
+import type { EmulatorFault } from './faults.js'
+import type { EmulatorEndpoint } from './iam-routes.js'
+import type { SignTokenOptions } from './state.js'
 
 /** Options of `startEmulator`. */
 export interface StartEmulatorOptions {
@@ -168,17 +170,68 @@ export interface Emulator {
   rotateKeys(options?: { retireOld?: boolean }): Promise<string>
 
   /**
-   * Makes the next `fault.times` requests (default: all until cleared) to `endpoint` wait
-   * `delayMs` and/or answer `status` with a JSON error body; `null` clears.
+   * Injects a fault into the next `fault.times` requests of `endpoint` (default: every request
+   * until cleared), applied before authentication; `null` clears. After waiting `delayMs`, the
+   * request gets the first that is set of: `hang` (no answer until the client gives up or
+   * {@link Emulator.close}), `body` (this exact body, with `status` default 200), `streamBytes`
+   * (a body of that many bytes, streamed as fast as the client reads), `status` (the endpoint's
+   * JSON error body); with only `delayMs`, the normal answer, late.
+   *
+   * @throws TypeError naming the field, for an unknown endpoint or an invalid fault.
+   * @example
+   * ```ts
+   * iam.setFault('jwks', { status: 503, times: 2 })
+   * iam.setFault('clientInfo', { body: { redirectUri: 5 } }) // 200 with a mistyped field
+   * iam.setFault('revocationList', { body: '{"revoked_tokens":' }) // broken JSON
+   * iam.setFault('role', { hang: true })
+   * iam.setFault('jwks', null)
+   * ```
    */
   setFault(endpoint: EmulatorEndpoint, fault: EmulatorFault | null): void
+  /**
+   * The active faults by endpoint (also `GET /emulator/faults`): each with `delayMs`, the fields
+   * it sets, and `times` = requests it still applies to (absent: until cleared).
+   */
+  faults(): Partial<Record<EmulatorEndpoint, EmulatorFault>>
   /** Requests received by `endpoint` (every request, including rejected and faulted ones). */
   requestCount(endpoint: EmulatorEndpoint): number
   /** Zeroes every request counter. */
   resetRequestCounts(): void
+  /**
+   * Bytes the last `streamBytes` answer of `endpoint` has written so far (0 before any), also
+   * listed by `GET /emulator/streams`. The emulator writes only as fast as the client reads, so
+   * a client that stops reading early leaves this below `streamBytes`, above what it read by at
+   * most the socket buffers (a few MiB on loopback): pick a `streamBytes` well above the
+   * client's limit.
+   *
+   * @throws TypeError for an unknown endpoint.
+   * @example
+   * ```ts
+   * iam.setFault('jwks', { streamBytes: 256 * 1024 * 1024, times: 1 })
+   * // ... the client under test refuses the oversized JWKS ...
+   * assert.ok((await iam.streamStopped('jwks')) < 256 * 1024 * 1024)
+   * ```
+   */
+  streamedBytes(endpoint: EmulatorEndpoint): number
+  /**
+   * Waits until the last `streamBytes` answer of `endpoint` stopped (written in full, the client
+   * gone, or {@link Emulator.close}) and resolves with the bytes it wrote; 0 at once when the
+   * endpoint never streamed. A client that stops reading but keeps the connection open keeps
+   * this pending.
+   *
+   * @throws TypeError for an unknown endpoint.
+   * @example
+   * ```ts
+   * const written = await iam.streamStopped('revocationList')
+   * ```
+   */
+  streamStopped(endpoint: EmulatorEndpoint): Promise<number>
 
   /** A summary of the emulator (also `GET /emulator`). */
   info(): EmulatorInfo
-  /** Stops the server, including keep-alive sockets and requests waiting on a delay fault. */
+  /**
+   * Stops the server, including keep-alive sockets and requests held by a fault (delayed,
+   * hanging or streaming ones are dropped).
+   */
   close(): Promise<void>
 }

@@ -55,7 +55,7 @@ function oracleMurmur(data: Uint8Array): { h1: bigint; h2: bigint } {
   return { h1, h2 }
 }
 
-// MURMUR128_MITZ_64 written with BigInt, straight from reference 4.2.
+// MURMUR128_MITZ_64 written with BigInt, straight from docs/iam-wire-protocol.md#42-hashing.
 function oracleIndexes(item: string, m: number, k: number): number[] {
   const { h1, h2 } = oracleMurmur(utf8(item))
   let combined = BigInt.asIntN(64, h1)
@@ -89,7 +89,7 @@ const S3 =
 const S4 = 'd' + S3.slice(1)
 
 describe('murmur3x64_128', () => {
-  it('matches the reference 4.6 vector', () => {
+  it('matches the test vector of docs/iam-wire-protocol.md §4.5', () => {
     assert.deepEqual(murmur3x64_128(utf8(S1)), {
       h1: 13656344231843416550n,
       h2: 8559741857215930421n,

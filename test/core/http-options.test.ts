@@ -16,7 +16,7 @@ function typeErrorNaming(name: string) {
 }
 
 describe('HTTP options', () => {
-  test('defaults of reference 6.1', () => {
+  test('defaults of docs/iam-wire-protocol.md §5.1', () => {
     const o = resolveHttpProtectionOptions()
     assert.deepEqual(o.tokenLocations, ['headers', 'cookies'])
     assert.equal(o.tokenHeaderName, 'Authorization')

@@ -14,7 +14,7 @@ const CONTEXTS: Readonly<Record<string, NamespaceContext>> = {
 }
 const lookup: NamespaceContextLookup = (ns) => Promise.resolve(CONTEXTS[ns] ?? null)
 
-/** Reference §3.5 written the obvious way (split), as the oracle for the indexOf scanner. */
+/** docs/iam-wire-protocol.md#34-resource-matching written the obvious way (split), as the oracle for the indexOf scanner. */
 function model(granted: string, required: string): boolean {
   const a = granted.split(':')
   const r = required.split(':')
@@ -64,7 +64,7 @@ const resource = fc.array(section, { minLength: 1, maxLength: 6 }).map((s) => s.
 const anyString = fc.string({ unit: fc.constantFrom(':', '*', '-', 'N', 'a', '{', '}') })
 
 describe('resourceAllowed properties', () => {
-  it('agrees with the split-based model of reference §3.5', async () => {
+  it('agrees with the split-based model of docs/iam-wire-protocol.md §3.4', async () => {
     await fc.assert(
       fc.asyncProperty(resource, resource, async (granted, required) => {
         assert.equal(await resourceAllowed(granted, required, lookup), model(granted, required))

@@ -465,7 +465,7 @@ describe('evaluatePermission', () => {
     assert.equal((await evaluatePermission(clientClaims, empty, undefined, sources)).allowed, true)
   })
 
-  describe('default user role (reference 1.7)', () => {
+  describe('default user role (docs/iam-wire-protocol.md §3.6)', () => {
     const perm = (resource: string): PermissionLike[] => [{ Resource: resource, Action: READ }]
 
     it('uses the role override in a concrete role namespace', async () => {

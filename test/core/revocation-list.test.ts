@@ -205,7 +205,7 @@ describe('parseRevocationList', () => {
 })
 
 describe('revoked_at (RFC 3339)', () => {
-  it('truncates fractions to milliseconds (reference 4.5)', () => {
+  it('truncates fractions to milliseconds (docs/iam-wire-protocol.md §4.4)', () => {
     assert.equal(parseRfc3339Ms('2021-10-17T17:05:49.556462544Z'), 1634490349556)
     assert.equal(parseRfc3339Ms('2020-02-02T02:02:02.02020202Z'), 1580608922020)
     assert.equal(parseRfc3339Ms('2021-10-17T17:05:49.5Z'), 1634490349500)

@@ -1,6 +1,6 @@
 /**
- * CSRF validation of cookie-token requests (reference 6.5, corrected) and the
- * subdomain-namespace rule (reference 6.4 step 4). Pure functions: no I/O.
+ * CSRF validation of cookie-token requests (docs/iam-wire-protocol.md#54-csrf-check) and the
+ * subdomain-namespace rule (docs/iam-wire-protocol.md#55-subdomain-rule). Pure functions: no I/O.
  *
  * Corrections to the reference: origins compare as scheme + host + port; the subdomain rule
  * needs a dot boundary; the namespace rule compares the host's first label; strict mode is

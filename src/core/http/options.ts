@@ -1,5 +1,5 @@
 /**
- * Options of the HTTP protection layer: names, defaults (reference 6.1), validation, and the
+ * Options of the HTTP protection layer: names, defaults (docs/iam-wire-protocol.md#51-settings), validation, and the
  * resolution "options, then `IAM_*` settings, then environment, then defaults" shared by every
  * framework adapter.
  */
@@ -85,7 +85,7 @@ export interface ResolvedHttpProtectionOptions {
   readonly cors: CorsPolicy | undefined
 }
 
-/** Defaults of reference 6.1 (plus `readyTimeoutMs`). */
+/** Defaults of docs/iam-wire-protocol.md#51-settings (plus `readyTimeoutMs`). */
 export const HTTP_PROTECTION_DEFAULTS = Object.freeze({
   tokenLocations: Object.freeze(['headers', 'cookies'] as TokenLocation[]),
   tokenHeaderName: 'Authorization',

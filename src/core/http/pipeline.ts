@@ -1,5 +1,5 @@
 /**
- * The request pipeline of a protected route (reference 6.4, corrected): extract the token,
+ * The request pipeline of a protected route (docs/iam-wire-protocol.md#53-request-pipeline): extract the token,
  * validate it, check CSRF for cookie tokens, check the subdomain namespace, check the permission.
  */
 import { IamError, isIamError } from '../errors.js'

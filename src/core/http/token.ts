@@ -1,5 +1,5 @@
 /**
- * Token extraction (reference 6.3, corrected): locations in order, the header scheme compared
+ * Token extraction (docs/iam-wire-protocol.md#52-token-location): locations in order, the header scheme compared
  * case-insensitively, a present-but-malformed header answered 401 (never 500).
  */
 import { IamError } from '../errors.js'
