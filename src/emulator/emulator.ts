@@ -194,6 +194,10 @@ class RunningEmulator implements Emulator {
     this.faultTable.resetCounts()
   }
 
+  unmatchedRequests(): { method: string; path: string }[] {
+    return this.faultTable.unmatchedRequests()
+  }
+
   streamedBytes(endpoint: EmulatorEndpoint): number {
     return this.faultTable.streamedBytes(endpoint)
   }

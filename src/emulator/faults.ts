@@ -174,6 +174,8 @@ export class FaultTable<Name extends string = string> {
   private readonly faults = new Map<Name, StoredFault>()
   private readonly counts = new Map<Name, number>()
   private readonly streams = new Map<Name, StreamRecord>()
+  /** Requests to paths no route serves (bounded: the latest 100). */
+  private readonly unmatched: { method: string; path: string }[] = []
 
   constructor(readonly endpoints: readonly Name[]) {}
 
@@ -226,6 +228,18 @@ export class FaultTable<Name extends string = string> {
   /** Zeroes every counter. */
   resetCounts(): void {
     this.counts.clear()
+    this.unmatched.length = 0
+  }
+
+  /** Counts a request to a path that no route serves. */
+  arriveUnmatched(method: string, path: string): void {
+    if (this.unmatched.length >= 100) this.unmatched.shift()
+    this.unmatched.push({ method, path })
+  }
+
+  /** Requests to paths no route serves, oldest first, since start or the last reset. */
+  unmatchedRequests(): { method: string; path: string }[] {
+    return this.unmatched.map((r) => ({ ...r }))
   }
 
   /** A new record for a streamed answer of `endpoint`, replacing the previous one. */

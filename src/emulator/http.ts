@@ -285,6 +285,7 @@ export function createHttpServer(routes: readonly Route[], faults: FaultTable): 
     }
     const onPath = routes.filter((r) => r.pattern.test(path))
     if (onPath.length === 0) {
+      if (!isAdmin) faults.arriveUnmatched(req.method ?? 'GET', path)
       return send(res, { status: 404, body: { errorCode: 20008, errorMessage: 'not found' } }, cors)
     }
     const route = onPath.find((r) => r.method === req.method)

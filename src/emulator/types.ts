@@ -195,8 +195,13 @@ export interface Emulator {
   faults(): Partial<Record<EmulatorEndpoint, EmulatorFault>>
   /** Requests received by `endpoint` (every request, including rejected and faulted ones). */
   requestCount(endpoint: EmulatorEndpoint): number
-  /** Zeroes every request counter. */
+  /** Zeroes every request counter (and forgets the unmatched requests). */
   resetRequestCounts(): void
+  /**
+   * Requests to IAM paths that no emulated endpoint serves (the latest 100, oldest first), e.g. a
+   * URL a client built from a value it should have refused: `[{ method: 'GET', path }]`.
+   */
+  unmatchedRequests(): { method: string; path: string }[]
   /**
    * Bytes the last `streamBytes` answer of `endpoint` has written so far (0 before any), also
    * listed by `GET /emulator/streams`. The emulator writes only as fast as the client reads, so

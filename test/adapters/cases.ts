@@ -9,6 +9,8 @@
  * - Request templates: `{token}` is the row's token, `{app}` the app's origin.
  */
 
+import type { EmulatorEndpoint, EmulatorFault } from '../../src/emulator/index.js'
+
 /** Tokens the scenario mints (see `harness.ts`). */
 export type TokenName =
   /** `sample-userid`, direct permission `NAMESPACE:sample-namespace:USER:sample-userid` 4, web client. */
@@ -25,6 +27,12 @@ export type TokenName =
   | 'noRedirectClient'
   /** Same permission as `allowed`, issued for a client the IAM does not know. */
   | 'unknownClient'
+  /** Like `allowed`, each for its own client (`fresh-app-N`), whose information nobody cached. */
+  | 'freshClient1'
+  | 'freshClient2'
+  | 'freshClient3'
+  | 'freshClient4'
+  | 'freshClient5'
   /** A token of namespace `excluded-namespace` (excluded from the subdomain check). */
   | 'excludedNamespace'
   | 'expired'
@@ -104,6 +112,8 @@ export interface CaseRow {
   readonly name: string
   readonly profile: ProfileName
   readonly request: CaseRequest
+  /** A fault the emulator applies to one endpoint while this row's request is answered. */
+  readonly fault?: { readonly endpoint: EmulatorEndpoint; readonly fault: EmulatorFault }
   readonly expect: {
     readonly status: number
     /** Wire `errorCode` of the JSON body; `null` when the answer is not an error. */
@@ -569,6 +579,27 @@ export const CASES: readonly CaseRow[] = [
     cookie('noRedirectClient', { referer: 'https://evil.example.net/' }),
   ),
   badReferer('client unknown to the IAM', cookie('unknownClient', { referer: GOOD_REFERER })),
+  ...(
+    [
+      ['freshClient1', {}],
+      ['freshClient2', { redirectUri: null }],
+      ['freshClient3', { redirectUri: ['https://example.com'] }],
+      ['freshClient4', { redirectUri: 5 }],
+    ] as const
+  ).map(([token, body]): CaseRow => ({
+    ...badReferer(
+      `client information answering ${JSON.stringify(body)}: CSRF fails closed`,
+      cookie(token, { referer: 'https://evil.example.net/' }),
+    ),
+    fault: { endpoint: 'clientInfo', fault: { status: 200, body } },
+  })),
+  {
+    name: 'client information unreachable (5xx): 503, not a CSRF pass',
+    profile: 'default',
+    request: cookie('freshClient5', { referer: 'https://evil.example.net/' }),
+    fault: { endpoint: 'clientInfo', fault: { status: 503 } },
+    expect: { status: 503, errorCode: 20000, headers: NO_CHALLENGE },
+  },
   okCookie(
     'csrfProtect: false on the route',
     cookie('allowed', { referer: 'https://evil.example.net/' }, '/csrf-off'),

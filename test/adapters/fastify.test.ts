@@ -24,6 +24,7 @@ import {
   silentLogger,
   caseHeaders,
   forPathResolvingServer,
+  withRowFault,
 } from './harness.js'
 import type { CaseResponse, Scenario } from './harness.js'
 
@@ -84,7 +85,11 @@ describe('case table: Fastify through app.inject()', () => {
         })
         apps.set(row.profile, app)
       }
-      assertCase(row, await inject(await app, row.request, scenario.tokens))
+      const built = await app
+      assertCase(
+        row,
+        await withRowFault(scenario, row, () => inject(built, row.request, scenario.tokens)),
+      )
     })
   }
 })

@@ -200,6 +200,19 @@ export async function setupScenario(): Promise<Scenario> {
       sub: 'sample-userid',
       permissions: direct,
     }),
+    ...Object.fromEntries(
+      await Promise.all(
+        [1, 2, 3, 4, 5].map(async (n) => [
+          `freshClient${n}`,
+          await emulator.issueUserToken({
+            ...base,
+            client_id: `fresh-app-${n}`,
+            sub: 'sample-userid',
+            permissions: direct,
+          }),
+        ]),
+      ),
+    ),
     excludedNamespace: await emulator.issueUserToken({
       ...base,
       namespace: 'excluded-namespace',
@@ -340,14 +353,33 @@ export function sendCaseRequest(
 /** The emulator endpoints a request may make a protected service call (besides key loading). */
 const ADMIN_ENDPOINTS = ['role', 'roleOverride', 'clientInfo', 'namespaceContext'] as const
 
+/** Calls to the admin endpoints, and to any IAM path the emulator does not serve. */
 function adminCalls(emulator: Emulator): number {
-  return ADMIN_ENDPOINTS.reduce((sum, endpoint) => sum + emulator.requestCount(endpoint), 0)
+  const counted = ADMIN_ENDPOINTS.reduce((sum, e) => sum + emulator.requestCount(e), 0)
+  return counted + emulator.unmatchedRequests().length
+}
+
+/** Runs `send` with the row's fault, if any, installed in the emulator. */
+export async function withRowFault<T>(
+  scenario: Scenario,
+  row: CaseRow,
+  send: () => Promise<T>,
+): Promise<T> {
+  if (row.fault) scenario.emulator.setFault(row.fault.endpoint, row.fault.fault)
+  try {
+    return await send()
+  } finally {
+    if (row.fault) scenario.emulator.setFault(row.fault.endpoint, null)
+  }
 }
 
 /** Sends a row's request and checks the answer (and, when the row says so, the IAM's counts). */
 async function runRow(scenario: Scenario, row: CaseRow, appUrl: string): Promise<void> {
   const before = adminCalls(scenario.emulator)
-  assertCase(row, await sendCaseRequest(appUrl, row.request, scenario.tokens))
+  assertCase(
+    row,
+    await withRowFault(scenario, row, () => sendCaseRequest(appUrl, row.request, scenario.tokens)),
+  )
   if (row.expect.noIamCalls) {
     assert.equal(adminCalls(scenario.emulator) - before, 0, `${row.name}: the IAM was asked`)
   }

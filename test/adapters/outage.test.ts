@@ -10,7 +10,7 @@ import { after, before, describe, test } from 'node:test'
 import express from 'express'
 import express4 from 'express4'
 
-import { EMULATOR_ENDPOINTS } from '../../src/emulator/state.js'
+import { EMULATOR_ENDPOINTS } from '../../src/emulator/iam-routes.js'
 import { buildExpressApp } from './express-app.js'
 import { buildFastifyApp } from './fastify-app.js'
 import { buildFetchApp } from './fetch-app.js'

@@ -4,11 +4,12 @@
  * caches, issuer and key checks, and health before anything loaded.
  */
 import assert from 'node:assert/strict'
+import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
 import { after, before, describe, it } from 'node:test'
 
 import { DEFAULT_USER_ROLE_ID, IamClient, optionsFromEnv } from '../../src/index.js'
 import type { Emulator } from '../../src/emulator/index.js'
-import { clientFor, codeOf, emulator, startedClientFor } from '../support/iam.js'
+import { clientFor, codeOf, emulator, memoryLogger, startedClientFor } from '../support/iam.js'
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
 const NS = 'sample-namespace'
@@ -24,6 +25,19 @@ function spellings(segment: string): string[] {
   return out
 }
 
+/** An RSA key pair, its public JWK (with `kid` and maybe `alg`), and a signer of RS256 tokens. */
+function rsaKey(bits: number, kid: string, alg?: string) {
+  const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: bits })
+  const jwk = { ...publicKey.export({ format: 'jwk' }), kid, use: 'sig', ...(alg ? { alg } : {}) }
+  return { jwk, token: (claims: object) => signRs256(privateKey, kid, claims) }
+}
+
+function signRs256(key: KeyObject, kid: string, claims: object): string {
+  const b64 = (v: object) => Buffer.from(JSON.stringify(v)).toString('base64url')
+  const input = `${b64({ alg: 'RS256', kid, typ: 'JWT' })}.${b64(claims)}`
+  return `${input}.${sign('sha256', Buffer.from(input), key).toString('base64url')}`
+}
+
 function withPart(token: string, part: number, value: string): string {
   const parts = token.split('.')
   parts[part] = value
@@ -35,6 +49,7 @@ describe('hardening of the core client', () => {
   let client: IamClient
   before(async () => {
     iam = await emulator()
+    client = await startedClientFor(iam)
   })
   after(async () => {
     await client?.close()
@@ -45,17 +60,22 @@ describe('hardening of the core client', () => {
     it('refuses a revoked token in each of its 16 spellings; only the canonical one is "revoked"', async () => {
       const revoked = await iam.issueUserToken({ sub: 'u-revoked' })
       await iam.revokeToken(revoked)
-      client = await startedClientFor(iam)
-      const signature = revoked.split('.')[2] as string
-      const all = spellings(signature)
-      assert.equal(all.length, 16)
-      for (const spelling of all) {
-        const code = await codeOf(client.validateAndParseClaims(withPart(revoked, 2, spelling)))
-        assert.equal(
-          code,
-          spelling === signature ? 'ERR_IAM_TOKEN_REVOKED' : 'ERR_IAM_TOKEN_MALFORMED',
-          spelling.slice(-2),
-        )
+      // A client started after the revocation, so its revocation list has the token.
+      const c = await startedClientFor(iam)
+      try {
+        const signature = revoked.split('.')[2] as string
+        const all = spellings(signature)
+        assert.equal(all.length, 16)
+        for (const spelling of all) {
+          const code = await codeOf(c.validateAndParseClaims(withPart(revoked, 2, spelling)))
+          assert.equal(
+            code,
+            spelling === signature ? 'ERR_IAM_TOKEN_REVOKED' : 'ERR_IAM_TOKEN_MALFORMED',
+            spelling.slice(-2),
+          )
+        }
+      } finally {
+        await c.close()
       }
     })
 
@@ -166,6 +186,7 @@ describe('hardening of the core client', () => {
         ] as const) {
           assert.equal(iam.requestCount(endpoint), 0, endpoint)
         }
+        assert.deepEqual(iam.unmatchedRequests(), [])
       })
     }
 
@@ -174,15 +195,117 @@ describe('hardening of the core client', () => {
         namespace_roles: [{ roleId: DEFAULT_USER_ROLE_ID, namespace: '*' }],
         permissions: [{ Resource: 'NAMESPACE:sample-studio-:USER:*', Action: 2 }],
       })
-      const claims = await client.validateAndParseClaims(token)
+      const fresh = await startedClientFor(iam) // nothing cached from the tests above
+      const claims = await fresh.validateAndParseClaims(token)
       iam.resetRequestCounts()
-      const allowed = await client.validatePermission(
+      const allowed = await fresh.validatePermission(
         claims,
         { resource: 'NAMESPACE:{namespace}:USER:x', action: 2 },
         { '{namespace}': '..' },
       )
+      await fresh.close()
       assert.equal(allowed, false)
       assert.equal(iam.requestCount('roleOverride') + iam.requestCount('namespaceContext'), 0)
+      assert.deepEqual(iam.unmatchedRequests(), [])
+    })
+  })
+
+  describe('a broken IAM: garbage client information, oversized bodies, weak keys', () => {
+    for (const body of [
+      {},
+      { redirectUri: null },
+      { redirectUri: ['https://example.com'] },
+      { redirectUri: 5 },
+    ]) {
+      it(`client information answering ${JSON.stringify(body)} is ERR_IAM_BAD_RESPONSE, not "no redirect URI"`, async () => {
+        iam.setFault('clientInfo', { status: 200, body })
+        try {
+          assert.equal(
+            await codeOf(
+              client.getClientInformation(
+                NS,
+                `app-${Object.keys(body).length}-${typeof Object.values(body)[0]}`,
+              ),
+            ),
+            'ERR_IAM_BAD_RESPONSE',
+          )
+        } finally {
+          iam.setFault('clientInfo', null)
+        }
+      })
+    }
+
+    it('an empty redirectUri is "none registered"; a string is taken as it is', async () => {
+      iam.setFault('clientInfo', { status: 200, body: { redirectUri: '', baseUri: '' } })
+      try {
+        assert.equal((await client.getClientInformation(NS, 'empty-redirect')).redirectUri, '')
+      } finally {
+        iam.setFault('clientInfo', null)
+      }
+    })
+
+    it('a body over maxResponseBytes ends the read early, with no retry', async () => {
+      const c = await startedClientFor(iam, {
+        maxResponseBytes: 1024 * 1024,
+        requestBudgetMs: 5_000,
+      })
+      try {
+        iam.resetRequestCounts()
+        iam.setFault('role', { streamBytes: 64 * 1024 * 1024 })
+        assert.equal(await codeOf(c.getRolePermissions('streamed')), 'ERR_IAM_BAD_RESPONSE')
+        const written = await iam.streamStopped('role')
+        assert.ok(written < 16 * 1024 * 1024, `the IAM wrote ${written} bytes`)
+        assert.equal(iam.requestCount('role'), 1)
+      } finally {
+        iam.setFault('role', null)
+        await c.close()
+      }
+    })
+
+    it('the default maxResponseBytes (32 MiB) stops a body of 256 MiB', async () => {
+      iam.setFault('role', { streamBytes: 256 * 1024 * 1024 })
+      try {
+        assert.equal(
+          await codeOf(client.getRolePermissions('streamed-default')),
+          'ERR_IAM_BAD_RESPONSE',
+        )
+        assert.ok((await iam.streamStopped('role')) < 64 * 1024 * 1024)
+      } finally {
+        iam.setFault('role', null)
+      }
+    })
+
+    it('JWKS: a key under 2048 bits is not imported (warned once); a key with alg is for that alg only', async () => {
+      const weak = rsaKey(1024, 'weak-key')
+      const rs384 = rsaKey(2048, 'rs384-key', 'RS384')
+      const good = rsaKey(2048, 'good-key', 'RS256')
+      iam.setFault('jwks', { status: 200, body: { keys: [weak.jwk, rs384.jwk, good.jwk] } })
+      const logger = memoryLogger()
+      const c = await startedClientFor(iam, {
+        logger,
+        jwksRefreshIntervalMs: 50,
+        jwksRefetchCooldownMs: 0,
+      })
+      try {
+        const claims = { sub: 'k', namespace: NS, exp: Math.floor(Date.now() / 1000) + 600 }
+        assert.equal((await c.validateAndParseClaims(good.token(claims))).sub, 'k')
+        assert.equal(
+          await codeOf(c.validateAndParseClaims(weak.token(claims))),
+          'ERR_IAM_TOKEN_KEY_UNKNOWN',
+        )
+        assert.equal(
+          await codeOf(c.validateAndParseClaims(rs384.token(claims))),
+          'ERR_IAM_TOKEN_ALGORITHM',
+        )
+        await new Promise((resolve) => setTimeout(resolve, 300)) // a few refreshes
+        assert.ok(iam.requestCount('jwks') > 3)
+        const warnings = logger.entries.filter((e) => e.details.kid === 'weak-key')
+        assert.equal(warnings.length, 1)
+        assert.deepEqual(c.health().jwks.keyIds.sort(), ['good-key', 'rs384-key'])
+      } finally {
+        iam.setFault('jwks', null)
+        await c.close()
+      }
     })
   })
 
