@@ -5,7 +5,7 @@
 const { startEmulator } = await import('iam-node-sdk/emulator')
 const { startExample } = await import('../examples/express/server.js')
 
-const iamPort = Number(process.env.IAM_EMULATOR_PORT ?? 4300)
+const iamPort = Number(process.env.EMULATOR_PORT ?? 4300)
 const appPort = Number(process.env.PORT ?? 3000)
 const emulator = await startEmulator({ port: iamPort })
 const example = await startExample({

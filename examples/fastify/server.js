@@ -66,7 +66,7 @@ export async function createFastifyExample({ iamBaseUrl, clientId, clientSecret 
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const emulator = await startEmulator({ port: Number(process.env.IAM_EMULATOR_PORT ?? 0) })
+  const emulator = await startEmulator({ port: Number(process.env.EMULATOR_PORT ?? 0) })
   const app = await createFastifyExample({
     iamBaseUrl: emulator.baseUrl,
     clientId: emulator.clientId,

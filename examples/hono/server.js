@@ -79,7 +79,7 @@ export function createHonoExample({ iamBaseUrl, clientId, clientSecret }) {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const emulator = await startEmulator({ port: Number(process.env.IAM_EMULATOR_PORT ?? 0) })
+  const emulator = await startEmulator({ port: Number(process.env.EMULATOR_PORT ?? 0) })
   const { iam, fetch } = createHonoExample({
     iamBaseUrl: emulator.baseUrl,
     clientId: emulator.clientId,

@@ -35,7 +35,9 @@ export interface TtlCacheOptions {
   /** Longest wait between background reloads of a stale entry, in ms. Default 30 000. */
   retryMaxDelayMs?: number
   /** Told how each {@link TtlCache.getOrLoad} was answered. */
-  onLookup?: (outcome: CacheLookupOutcome) => void
+  onLookup?: ((outcome: CacheLookupOutcome) => void) | undefined
+  /** Told when an entry starts being served stale, with the outage that caused it. */
+  onStale?: ((error: unknown) => void) | undefined
 }
 
 /** What {@link TtlCache.staleness} reports. */
@@ -199,7 +201,7 @@ export class TtlCache<V> {
           if (current === stale) this.#entries.delete(key)
           throw error
         }
-        stale.failures++
+        if (stale.failures++ === 0) this.#options.onStale?.(error)
         stale.retryAt =
           this.#options.now() +
           clampDelay(

@@ -20,6 +20,9 @@ import type { CacheStaleness } from './cache.js'
 import { parseRevocationList, type RevocationList } from './revocation-list.js'
 import { TokenVerifier } from './token-verifier.js'
 import { TtlCache } from './cache.js'
+import { RateLimitedLog } from './log.js'
+import { IamMetrics } from './metrics.js'
+import type { CacheName } from './metrics.js'
 import type {
   ClientInformation,
   JwtClaims,
@@ -94,6 +97,7 @@ export class IamClient {
   readonly options: ResolvedIamClientOptions
 
   readonly #http: IamHttp
+  readonly #metrics: IamMetrics
   readonly #verifier: TokenVerifier
   readonly #jwks: RemoteResource<KeySet>
   readonly #revocation: RemoteResource<RevocationList>
@@ -114,12 +118,21 @@ export class IamClient {
   constructor(options: IamClientOptions) {
     this.options = resolveClientOptions(options)
     const o = this.options
-    this.#http = new IamHttp(o)
+    this.#metrics = new IamMetrics(o.meterProvider, () => [
+      ['client_token', this.#token.health().ageMs],
+      ['jwks', this.#jwks.health().ageMs],
+      ['revocation_list', this.#revocation.health().ageMs],
+    ])
+    this.#http = new IamHttp(o, this.#metrics)
     this.#http.setBearerSource({
       current: () => this.clientToken(),
       refresh: () => this.clientTokenGrant(),
     })
-    const cache = <V>(ttlMs: number, staleIfErrorMs = o.staleIfErrorMs) =>
+    const cache = <V>(
+      ttlMs: number,
+      name: CacheName | undefined,
+      staleIfErrorMs = o.staleIfErrorMs,
+    ) =>
       new TtlCache<V>({
         maxEntries: o.cacheMaxEntries,
         ttlMs,
@@ -127,18 +140,32 @@ export class IamClient {
         staleIfErrorMs,
         isOutage,
         retryMaxDelayMs: o.backgroundRetryMaxDelayMs,
+        onLookup: name === undefined ? undefined : this.#metrics.cacheLookups(name),
+        onStale: name === undefined ? undefined : staleWarning(name),
       })
-    this.#roles = cache(o.rolesCacheTtlMs)
-    this.#roleOverrides = cache(o.rolesCacheTtlMs)
-    this.#clients = cache(o.clientInfoCacheTtlMs)
-    this.#namespaces = cache(o.namespaceContextCacheTtlMs)
+    // Serving stale is worth a warning, once a minute per cache while it lasts.
+    const staleWarning = (name: CacheName) => {
+      const log = new RateLimitedLog(60_000, o.now)
+      return (error: unknown) =>
+        log.maybe(() =>
+          o.logger.warn?.(
+            { err: error, cache: name, staleIfErrorMs: o.staleIfErrorMs },
+            `the IAM is unreachable: serving cached ${name.replaceAll('_', ' ')} past their TTL (for up to ${o.staleIfErrorMs} ms)`,
+          ),
+        )
+    }
+    this.#roles = cache(o.rolesCacheTtlMs, 'roles')
+    this.#roleOverrides = cache(o.rolesCacheTtlMs, 'role_overrides')
+    this.#clients = cache(o.clientInfoCacheTtlMs, 'client_information')
+    this.#namespaces = cache(o.namespaceContextCacheTtlMs, 'namespace_contexts')
     // A delegate token is a credential with an expiry: never served stale.
-    this.#delegateTokens = cache(0, 0)
+    this.#delegateTokens = cache(0, undefined, 0)
     this.#token = new RemoteResource({
       name: 'client token',
       fetch: () => this.#grant({ grant_type: 'client_credentials' }, 'token grant'),
       refreshAfterMs: (token) =>
         Math.max(MIN_TOKEN_REFRESH_MS, token.expiresInSeconds * 1000 * TOKEN_REFRESH_RATIO),
+      expiresAt: (token) => token.receivedAt + token.expiresInSeconds * 1000,
       retryMaxDelayMs: o.backgroundRetryMaxDelayMs,
       now: o.now,
       logger: o.logger,
@@ -293,6 +320,27 @@ export class IamClient {
         ? this.#revocation.start()
         : undefined,
     ])
+  }
+
+  /**
+   * Reloads the key set and the revocation list now (joining a refresh already in flight), for
+   * tests and for an admin hook that must make a revocation count at once. Rejects when either
+   * reload fails (the last good values keep serving).
+   *
+   * @example
+   * ```ts
+   * app.post('/admin/iam/refresh', async (_req, res) => { await iam.client.refresh(); res.sendStatus(204) })
+   * ```
+   */
+  async refresh(): Promise<void> {
+    this.#assertOpen()
+    if (!this.#localValidationStarted) {
+      throw new IamError(
+        'ERR_IAM_LOCAL_VALIDATION_NOT_STARTED',
+        'call startLocalValidation() before refresh()',
+      )
+    }
+    await Promise.all([this.#jwks.refresh(), this.#revocation.refresh()])
   }
 
   /**
@@ -574,6 +622,7 @@ export class IamClient {
   /** Stops every background timer and forgets cached data. Safe to call twice. */
   async close(): Promise<void> {
     this.#closed = true
+    this.#metrics.close()
     this.#token.close()
     this.#jwks.close()
     this.#revocation.close()

@@ -112,6 +112,8 @@ export interface IamErrorOptions {
   status?: number
   /** HTTP status the IAM answered with, when the error comes from an IAM response. */
   iamStatus?: number
+  /** Structured facts about the failure (the permission required, the key id...), for logs. */
+  details?: Readonly<Record<string, unknown>>
 }
 
 /**
@@ -136,6 +138,8 @@ export class IamError extends Error {
   readonly errorCode: number
   /** HTTP status the IAM answered with, when this error comes from an IAM response. */
   readonly iamStatus: number | undefined
+  /** Structured facts about the failure, for logs (never a token or a secret). */
+  readonly details: Readonly<Record<string, unknown>> | undefined
 
   constructor(code: IamErrorCode, message: string, options: IamErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
@@ -146,6 +150,7 @@ export class IamError extends Error {
     this.statusCode = this.status
     this.errorCode = mapping.errorCode
     this.iamStatus = options.iamStatus
+    this.details = options.details
   }
 
   /** The wire body `{ errorCode, errorMessage: "<message>: <description>" }`. */

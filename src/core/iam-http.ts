@@ -5,6 +5,7 @@
  */
 import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api'
 import { IamError } from './errors.js'
+import type { IamMetrics } from './metrics.js'
 import type { ResolvedIamClientOptions } from './options.js'
 import { scheduleTimer, sleep } from './scheduler.js'
 
@@ -45,11 +46,13 @@ const MAX_DELAY_MS = 2_000
 /** Sends requests to the IAM. Stateless apart from its options. */
 export class IamHttp {
   readonly #options: ResolvedIamClientOptions
+  readonly #metrics: IamMetrics | undefined
   readonly #basicAuth: string
   #bearer: BearerTokenSource | undefined
 
-  constructor(options: ResolvedIamClientOptions) {
+  constructor(options: ResolvedIamClientOptions, metrics?: IamMetrics) {
     this.#options = options
+    this.#metrics = metrics
     this.#basicAuth =
       'Basic ' + Buffer.from(`${options.clientId}:${options.clientSecret}`).toString('base64')
   }
@@ -150,13 +153,36 @@ export class IamHttp {
       headers['content-type'] = 'application/x-www-form-urlencoded'
       body = new URLSearchParams(request.form).toString()
     }
-    const response = await this.#options.fetch(request.url, {
-      method: request.method,
-      headers,
-      body,
-      signal: AbortSignal.timeout(timeoutMs),
-    })
-    return { status: response.status, text: await readBody(request, response, this.#options) }
+    const started = performance.now()
+    let status: number | undefined
+    try {
+      const response = await this.#options.fetch(request.url, {
+        method: request.method,
+        headers,
+        body,
+        signal: AbortSignal.timeout(timeoutMs),
+      })
+      status = response.status
+      const text = await readBody(request, response, this.#options)
+      this.#record(request, started, status, undefined)
+      return { status, text }
+    } catch (error) {
+      const type =
+        error instanceof IamError ? error.code : ((error as Error | undefined)?.name ?? 'Error')
+      this.#record(request, started, status, type)
+      throw error
+    }
+  }
+
+  #record(request: IamRequest, started: number, status: number | undefined, error?: string): void {
+    this.#metrics?.iamCall(
+      request.endpoint,
+      request.method,
+      request.url,
+      performance.now() - started,
+      status,
+      error,
+    )
   }
 }
 

@@ -19,6 +19,8 @@ export interface IamLogger {
   info?(details: Record<string, unknown>, message: string): void
   warn?(details: Record<string, unknown>, message: string): void
   error?(details: Record<string, unknown>, message: string): void
+  /** pino's: lets the SDK skip building debug details nobody will see. */
+  isLevelEnabled?(level: string): boolean
 }
 
 /**

@@ -3,6 +3,9 @@
  * environment parser and the README's options table are all derived, and the one place where
  * environment variables are read.
  */
+import { assertKnownKeys } from './config-check.js'
+import type { MeterProvider } from '@opentelemetry/api'
+
 import type { IamLogger } from './log.js'
 import { MAX_TIMER_DELAY_MS } from './scheduler.js'
 
@@ -91,6 +94,11 @@ export interface IamClientOptions {
    * and errors to `console`.
    */
   logger?: IamLogger
+  /**
+   * OpenTelemetry meter provider for the SDK's metrics. Default: the global one
+   * (`metrics.setGlobalMeterProvider`), a no-op until the application installs an SDK.
+   */
+  meterProvider?: MeterProvider
   /** Clock returning epoch milliseconds. Default `Date.now`. For tests. */
   now?: () => number
 }
@@ -121,12 +129,22 @@ export interface ResolvedIamClientOptions {
   readonly verifiedTokenCacheSize: number
   readonly fetch: typeof globalThis.fetch
   readonly logger: IamLogger
+  readonly meterProvider: MeterProvider | undefined
   readonly now: () => number
 }
 
 /** How an option's value is read and checked. */
 export type ClientOptionKind =
-  'url' | 'id' | 'secret' | 'duration' | 'count' | 'algorithms' | 'issuer' | 'function' | 'logger'
+  | 'url'
+  | 'id'
+  | 'secret'
+  | 'duration'
+  | 'count'
+  | 'algorithms'
+  | 'issuer'
+  | 'function'
+  | 'logger'
+  | 'meterProvider'
 
 /** One row of {@link CLIENT_OPTIONS}. */
 export interface ClientOptionSpec {
@@ -351,6 +369,12 @@ export const CLIENT_OPTIONS: readonly ClientOptionSpec[] = Object.freeze(
           'Logger (pino, bunyan, Fastify `app.log`). Default: warnings and errors to `console`.',
       },
       {
+        name: 'meterProvider',
+        env: undefined,
+        kind: 'meterProvider',
+        description: 'OpenTelemetry MeterProvider for the metrics. Default: the global one.',
+      },
+      {
         name: 'now',
         env: undefined,
         kind: 'function',
@@ -362,6 +386,11 @@ export const CLIENT_OPTIONS: readonly ClientOptionSpec[] = Object.freeze(
 
 const SPEC_BY_NAME: ReadonlyMap<string, ClientOptionSpec> = new Map(
   CLIENT_OPTIONS.map((spec) => [spec.name, spec]),
+)
+
+/** Names of every client option. */
+export const CLIENT_OPTION_NAMES: readonly string[] = Object.freeze(
+  CLIENT_OPTIONS.map((s) => s.name),
 )
 
 /** Default values of every optional option that has one. */
@@ -475,6 +504,15 @@ function readValue(spec: ClientOptionSpec, value: unknown): unknown {
     case 'logger':
       if (value === null || typeof value !== 'object') fail(spec.name, 'an object', value)
       return value
+    case 'meterProvider':
+      if (
+        value === null ||
+        typeof value !== 'object' ||
+        typeof (value as { getMeter?: unknown }).getMeter !== 'function'
+      ) {
+        fail(spec.name, 'an OpenTelemetry MeterProvider (with getMeter)', value)
+      }
+      return value
   }
 }
 
@@ -486,7 +524,8 @@ export function defaultBasicBaseUrl(baseUrl: string): string {
 }
 
 /**
- * Applies defaults and validates every option once. Throws a `TypeError` naming the bad option.
+ * Applies defaults and validates every option once. Throws a `TypeError` naming the bad option,
+ * or naming an unknown one and the known option it is nearest to.
  *
  * @example
  * ```ts
@@ -496,6 +535,7 @@ export function defaultBasicBaseUrl(baseUrl: string): string {
  */
 export function resolveClientOptions(options: IamClientOptions): ResolvedIamClientOptions {
   if (options === null || typeof options !== 'object') fail('options', 'an object', options)
+  assertKnownKeys(options, CLIENT_OPTION_NAMES, 'IamClient option')
   const given = options as unknown as Record<string, unknown>
   const out: Record<string, unknown> = {}
   for (const spec of CLIENT_OPTIONS) {

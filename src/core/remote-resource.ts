@@ -42,6 +42,11 @@ export interface RemoteResourceOptions<T> {
   retryMaxDelayMs: number
   now: () => number
   logger: IamLogger
+  /**
+   * When a value stops being usable (epoch ms); past it, a failing refresh is logged once, at
+   * error level, as the value lost. Default: never (a stale value keeps serving).
+   */
+  expiresAt?: (value: T) => number
 }
 
 const FIRST_RETRY_DELAY_MS = 1_000
@@ -60,6 +65,7 @@ export class RemoteResource<T> {
   #closed = false
   #failures = 0
   #failingSince: number | undefined
+  #lossReported = false
   #lastFetchStartedAt = -Infinity
   #lastSuccessAt: number | undefined
   #lastErrorAt: number | undefined
@@ -146,6 +152,7 @@ export class RemoteResource<T> {
         }
         this.#failures = 0
         this.#failingSince = undefined
+        this.#lossReported = false
         this.#lastSuccessAt = o.now()
         this.#lastError = undefined
         this.#schedule(
@@ -168,6 +175,19 @@ export class RemoteResource<T> {
         )
         // A caller that asked for this fetch gets the error; the warning comes a minute later if
         // the background retries keep failing.
+        const value = this.#value
+        if (
+          o.expiresAt !== undefined &&
+          value !== undefined &&
+          !this.#lossReported &&
+          o.now() >= o.expiresAt(value)
+        ) {
+          this.#lossReported = true
+          o.logger.error?.(
+            { err: error, resource: o.name },
+            `${o.name} expired and cannot be renewed: ${error instanceof Error ? error.message : String(error)}`,
+          )
+        }
         if (!background) this.#failureLog.mark()
         else {
           this.#failureLog.maybe(() =>

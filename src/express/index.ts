@@ -151,6 +151,7 @@ export class IAM {
         this.#protection = HttpProtection.create({
           options: this.#options,
           setting: (key) => app.get(key),
+          settingKeys: () => Object.keys((app as { settings?: object }).settings ?? {}),
           env: process.env,
         })
         this.#protection.ready.then(this.#settle.resolve, this.#settle.reject)
@@ -213,6 +214,27 @@ export class IAM {
         })
       }
       next()
+    }
+  }
+
+  /**
+   * A health (readiness) endpoint: 200 with a JSON body per resource (loaded, age, last error,
+   * serving stale) when the SDK can decide requests, 503 with the same body when it cannot.
+   *
+   * @example
+   * ```ts
+   * app.get('/healthz/iam', iam.healthHandler())
+   * ```
+   */
+  healthHandler(): RequestHandler {
+    return (_req, res) => {
+      const protection = this.#protection
+      if (protection === undefined) {
+        res.status(503).json({ status: 'not_ready', reason: 'IAM is not initialised' })
+        return
+      }
+      const { status, body } = protection.health()
+      res.status(status).set('Cache-Control', 'no-store').json(body)
     }
   }
 

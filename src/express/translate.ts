@@ -17,6 +17,8 @@ export function toHttpRequest(req: Request): HttpRequest {
     host: () => req.hostname,
     params: req.params,
     rawHeaders: req.rawHeaders,
+    path: () => req.originalUrl,
+    route: () => (req.route as { path?: unknown } | undefined)?.path?.toString(),
   })
 }
 

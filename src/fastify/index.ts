@@ -94,6 +94,16 @@ export interface IamFastify {
   readonly client: IamClient
   /** The resolved HTTP options (frozen). */
   readonly options: ResolvedHttpProtectionOptions
+  /**
+   * A health (readiness) route handler: 200 with a JSON body per resource when the SDK can
+   * decide requests, 503 with the same body when it cannot.
+   *
+   * @example
+   * ```ts
+   * app.get('/healthz/iam', app.iam.healthHandler())
+   * ```
+   */
+  healthHandler(): (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>
 }
 
 /**
@@ -106,11 +116,7 @@ export interface IamFastify {
  * app.get('/ns/:namespace', { preHandler: hooks }, handler)
  * ```
  */
-export type IamHook = (
-  this: FastifyInstance,
-  request: FastifyRequest,
-  reply: FastifyReply,
-) => Promise<unknown>
+export type IamHook = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>
 
 class FastifyIam implements IamFastify {
   constructor(readonly protection: HttpProtection) {}
@@ -122,6 +128,12 @@ class FastifyIam implements IamFastify {
   }
   get options(): ResolvedHttpProtectionOptions {
     return this.protection.options
+  }
+  healthHandler() {
+    return async (_request: FastifyRequest, reply: FastifyReply) => {
+      const { status, body } = this.protection.health()
+      return reply.code(status).header('cache-control', 'no-store').send(body)
+    }
   }
 }
 
@@ -143,12 +155,27 @@ function methodsServing(app: FastifyInstance, url: string): string[] {
 }
 
 const plugin: FastifyPluginAsync<IamFastifyOptions> = async (app, options) => {
-  const { awaitReady = true, ...rest } = options
+  // Fastify's own registration options are not ours.
+  const {
+    awaitReady = true,
+    prefix: _p,
+    logLevel: _l,
+    logSerializers: _s,
+    ...rest
+  } = options as IamFastifyOptions & {
+    prefix?: unknown
+    logLevel?: unknown
+    logSerializers?: unknown
+  }
   if (typeof awaitReady !== 'boolean')
     throw new TypeError('IAM option awaitReady must be a boolean')
   // Checked before the client starts, so that a second registration leaves nothing running.
   if (app.hasDecorator('iam')) throw new Error('iamPlugin is already registered on this instance')
-  const protection = HttpProtection.create({ options: rest, env: process.env })
+  // The application's logger by default (pino: the SDK's `(details, message)` shape).
+  const protection = HttpProtection.create({
+    options: { ...rest, logger: rest.logger ?? app.log },
+    env: process.env,
+  })
   app.decorate('iam', new FastifyIam(protection))
   app.decorateRequest('iam', undefined)
   app.addHook('onClose', async () => protection.close())

@@ -19,6 +19,8 @@ export function toHttpRequest(request: FastifyRequest): HttpRequest {
     host: () => request.host,
     params: request.params as Record<string, unknown> | undefined,
     rawHeaders: request.raw.rawHeaders,
+    path: () => request.url,
+    route: () => request.routeOptions.url,
   })
 }
 

@@ -162,6 +162,11 @@ export interface FetchIam {
     headers?: Readonly<Record<string, CorsHeaderValue>>,
     options?: CorsWrapOptions,
   ): (request: Request, ...args: Args) => Promise<Response>
+  /**
+   * A health (readiness) handler: 200 with a JSON body per resource when the SDK can decide
+   * requests, 503 with the same body when it cannot.
+   */
+  healthHandler(): (request?: Request) => Response
   /** Stops the client's background work (when the integration built the client). */
   close(): Promise<void>
 }
@@ -280,6 +285,13 @@ export function createIam(options: IamFetchOptions = {}): FetchIam {
         // Values the handler set itself win, as in Express (an inner protect used the same policy).
         return applyCors(response, cors, false)
       }
+    },
+    healthHandler: () => () => {
+      const { status, body } = protection.health()
+      return new Response(JSON.stringify(body), {
+        status,
+        headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
+      })
     },
     close: () => protection.close(),
   }

@@ -18,7 +18,16 @@ export function toHttpRequest(
     headers: (name) => request.headers.get(name),
     host: () => request.headers.get('host') ?? hostOf(request.url),
     params,
+    path: () => pathOf(request.url),
   })
+}
+
+function pathOf(url: string): string | undefined {
+  try {
+    return new URL(url).pathname
+  } catch {
+    return undefined
+  }
 }
 
 function hostOf(url: string): string | undefined {

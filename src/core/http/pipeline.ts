@@ -4,6 +4,7 @@
  */
 import { IamError, isIamError } from '../errors.js'
 import { normalizeRequiredPermission } from '../permission.js'
+import type { PermissionDecision } from '../permission.js'
 import type { ClientInformation, JwtClaims, RequiredPermission } from '../types.js'
 import { checkCsrf, subdomainMatchesNamespace } from './csrf.js'
 import type { ResolvedHttpProtectionOptions } from './options.js'
@@ -19,6 +20,18 @@ export interface ProtectionClient {
     resources?: Readonly<Record<string, string>>,
   ): Promise<boolean>
   getClientInformation(namespace: string, clientId: string): Promise<ClientInformation>
+  /** Optional: why a permission was refused, for debug logs. */
+  explainPermission?(
+    claims: JwtClaims,
+    required: RequiredPermission,
+    resources?: Readonly<Record<string, string>>,
+  ): Promise<PermissionDecision>
+}
+
+/** Options of one {@link authorizeRequest} call. */
+export interface AuthorizeOptions {
+  /** Attach the explanation of a permission refusal to the error (`details.explanation`). */
+  readonly explainRefusals?: boolean
 }
 
 /** Placeholder values: a fixed map, or a function of the framework's request. */
@@ -100,10 +113,11 @@ export function createRouteGuard<Req>(
   })
 }
 
-function forbidden(): IamError {
+function forbidden(details?: Readonly<Record<string, unknown>>): IamError {
   return new IamError(
     'ERR_IAM_INSUFFICIENT_PERMISSIONS',
     "Access doesn't have required role permission(s).",
+    { details },
   )
 }
 
@@ -214,6 +228,7 @@ export async function authorizeRequest<Req>(
   guard: RouteGuard<Req>,
   request: HttpRequest,
   frameworkRequest: Req,
+  authorizeOptions?: AuthorizeOptions,
 ): Promise<IamRequestContext> {
   const { token, location } = extractToken(request, options)
   let claims: JwtClaims
@@ -249,7 +264,14 @@ export async function authorizeRequest<Req>(
         : Object.assign(Object.create(null) as Record<string, string>, guard.resources)
     const { resource, action, values } = resolvePermission(guard.permission, given, request)
     const allowed = await client.validatePermission(claims, { resource, action }, values)
-    if (!allowed) throw forbidden()
+    if (!allowed) {
+      const required = { resource, action }
+      const explanation =
+        authorizeOptions?.explainRefusals === true && client.explainPermission !== undefined
+          ? await client.explainPermission(claims, required, values).catch(() => undefined)
+          : undefined
+      throw forbidden({ required, ...(explanation === undefined ? {} : { explanation }) })
+    }
   }
   return Object.freeze({ claims, token, tokenLocation: location })
 }

@@ -5,12 +5,23 @@
  * are made here.
  */
 import { IamClient } from '../client.js'
-import { IamError } from '../errors.js'
+import type { IamHealthReport } from '../client.js'
+import { healthResponse } from './health.js'
+import type { HealthResponse } from './health.js'
+import { createHash } from 'node:crypto'
+
+import { IamError, isIamError } from '../errors.js'
+import { DecisionMetrics } from '../metrics.js'
 import type { IamLogger } from '../log.js'
+import { formatPermissionSteps } from './explain-log.js'
+import { assertKnownKeys, describeUnknownKeys, unknownIamKeys } from '../config-check.js'
+import { CLIENT_OPTION_ENV, CLIENT_OPTION_NAMES } from '../options.js'
 import type { IamClientOptions } from '../options.js'
 import { computeCorsHeaders, corsAllowsAnyCredentialedOrigin, mergeCorsPolicies } from './cors.js'
 import type { CorsHeaders, CorsPolicy, CorsRequestInfo } from './cors.js'
 import {
+  HTTP_OPTION_NAMES,
+  HTTP_SETTING_KEYS,
   resolveHttpProtectionOptions,
   resolveIamConfig,
   validateHttpProtectionOptions,
@@ -21,13 +32,17 @@ import type {
   ResolvedHttpProtectionOptions,
 } from './options.js'
 import { authorizeRequest } from './pipeline.js'
+import { extractToken } from './token.js'
 import type { ProtectionClient, RouteGuard } from './pipeline.js'
 import { Readiness, clientStarter } from './readiness.js'
 import type { StartableClient } from './readiness.js'
 import type { HttpRequest, IamRequestContext } from './request.js'
+import type { MeterProvider } from '@opentelemetry/api'
+import type { PermissionDecision } from '../permission.js'
 
 /** A client the protection can use: the core {@link IamClient} or anything shaped like it. */
-export type ProtectionCoreClient = ProtectionClient & StartableClient & { close(): Promise<void> }
+export type ProtectionCoreClient = ProtectionClient &
+  StartableClient & { close(): Promise<void>; health?(): IamHealthReport }
 
 /**
  * Options of a framework integration: the core client's options (`baseUrl`, `clientId`,
@@ -47,6 +62,21 @@ const CORS_WARNING =
   'credentialed requests to this service and read the answers. Set corsOrigin (IAM_CORS_ORIGIN) ' +
   'to the list of origins instead.'
 
+const EXPLAIN = Object.freeze({ explainRefusals: true })
+
+/** Every key an integration's options object may have. */
+const KNOWN_OPTION_NAMES: readonly string[] = Object.freeze([
+  ...CLIENT_OPTION_NAMES,
+  ...HTTP_OPTION_NAMES,
+  'client',
+])
+
+/** Every `IAM_*` key the SDK reads from settings and the environment. */
+const KNOWN_SETTING_KEYS: ReadonlySet<string> = new Set([
+  ...Object.keys(CLIENT_OPTION_ENV),
+  ...Object.values(HTTP_SETTING_KEYS),
+])
+
 /** Warnings and errors to `console` when the application gives no logger. */
 const CONSOLE_LOGGER: IamLogger = {
   warn: (details, message) => console.warn(`[iam-node-sdk] ${message}`, details),
@@ -58,6 +88,9 @@ const CONSOLE_LOGGER: IamLogger = {
  * construction; throws a `TypeError` naming the bad option.
  */
 export function validateProtectionOptions(options: unknown): void {
+  if (options !== null && typeof options === 'object') {
+    assertKnownKeys(options, KNOWN_OPTION_NAMES, 'IAM option')
+  }
   validateHttpProtectionOptions(options)
   const client = (options as IamProtectionOptions | undefined)?.client
   if (client !== undefined) {
@@ -96,6 +129,7 @@ export class HttpProtection {
   /** Where this integration logs: the application's logger, else the console. */
   readonly logger: IamLogger
   readonly #ownsClient: boolean
+  readonly #decisions: DecisionMetrics
   #closed = false
 
   private constructor(
@@ -104,10 +138,12 @@ export class HttpProtection {
     ownsClient: boolean,
     logger: IamLogger | undefined,
     now: (() => number) | undefined,
+    meterProvider: MeterProvider | undefined,
   ) {
     this.options = options
     this.client = client
     this.#ownsClient = ownsClient
+    this.#decisions = new DecisionMetrics(meterProvider)
     // A given logger decides (a missing method stays silent); without one, the console.
     this.logger = logger ?? CONSOLE_LOGGER
     this.readiness = new Readiness(clientStarter(client), {
@@ -125,18 +161,59 @@ export class HttpProtection {
    * the client and starts it. Throws a `TypeError` naming a missing or bad setting.
    */
   static create(
-    sources: ConfigSources & { options?: IamProtectionOptions | undefined },
+    sources: ConfigSources & {
+      options?: IamProtectionOptions | undefined
+      /** The names of the framework's settings, to warn about unknown `IAM_*` ones. */
+      settingKeys?: (() => Iterable<string>) | undefined
+    },
   ): HttpProtection {
     const given = sources.options ?? {}
     validateProtectionOptions(given)
     const { client: injected, ...rest } = given
+    let protection: HttpProtection
     if (injected !== undefined) {
       const http = resolveHttpProtectionOptions({ ...sources, options: rest })
-      return new HttpProtection(http, injected, false, rest.logger, rest.now)
+      protection = new HttpProtection(
+        http,
+        injected,
+        false,
+        rest.logger,
+        rest.now,
+        rest.meterProvider,
+      )
+    } else {
+      const config = resolveIamConfig({ ...sources, options: rest })
+      const client = new IamClient(config.client)
+      protection = new HttpProtection(
+        config.http,
+        client,
+        true,
+        config.client.logger,
+        config.client.now,
+        config.client.meterProvider,
+      )
     }
-    const config = resolveIamConfig({ ...sources, options: rest })
-    const client = new IamClient(config.client)
-    return new HttpProtection(config.http, client, true, config.client.logger, config.client.now)
+    protection.#warnAboutUnknownKeys(sources.env, sources.settingKeys)
+    return protection
+  }
+
+  /** One warning per source listing the `IAM_*` keys nobody reads (typos of real ones). */
+  #warnAboutUnknownKeys(
+    env: Readonly<Record<string, string | undefined>> | undefined,
+    settingKeys: (() => Iterable<string>) | undefined,
+  ): void {
+    const sources = [
+      ['environment variables', env === undefined ? [] : Object.keys(env)],
+      ['settings', settingKeys?.() ?? []],
+    ] as const
+    for (const [what, keys] of sources) {
+      const unknown = unknownIamKeys(keys, KNOWN_SETTING_KEYS)
+      if (unknown.length === 0) continue
+      this.logger.warn?.(
+        { unknown: unknown.map((u) => u.key), nearest: unknown.map((u) => u.nearest ?? null) },
+        `unknown IAM_* ${what} are ignored: ${describeUnknownKeys(unknown)}`,
+      )
+    }
   }
 
   /** Settles with the first start attempt (rejects when it fails). */
@@ -153,9 +230,63 @@ export class HttpProtection {
     request: HttpRequest,
     frameworkRequest: Req,
   ): Promise<IamRequestContext> {
-    if (this.#closed) throw new IamError('ERR_IAM_CLOSED', 'the IAM integration was closed')
-    if (!this.readiness.isReady) await this.readiness.wait()
-    return authorizeRequest(this.client, this.options, guard, request, frameworkRequest)
+    try {
+      if (this.#closed) throw new IamError('ERR_IAM_CLOSED', 'the IAM integration was closed')
+      if (!this.readiness.isReady) await this.readiness.wait()
+      const explainRefusals = this.#debugEnabled()
+      const context = await authorizeRequest(
+        this.client,
+        this.options,
+        guard,
+        request,
+        frameworkRequest,
+        explainRefusals ? EXPLAIN : undefined,
+      )
+      this.#decisions.record('allowed')
+      return context
+    } catch (thrown) {
+      // Whatever failed inside the SDK is answered 500 without details; the cause is kept.
+      const error = isIamError(thrown)
+        ? thrown
+        : new IamError('ERR_IAM_INTERNAL', 'unexpected error', { cause: thrown })
+      this.#decisions.record(error.status >= 500 ? 'error' : 'refused', error.code)
+      if (this.#debugEnabled()) this.#logRefusal(error, request)
+      throw error
+    }
+  }
+
+  #debugEnabled(): boolean {
+    const logger = this.logger
+    if (typeof logger.debug !== 'function') return false
+    return logger.isLevelEnabled?.('debug') ?? true
+  }
+
+  /** Every refusal at debug level: code, reason, route, never the token (a fingerprint of it). */
+  #logRefusal(error: IamError, request: HttpRequest): void {
+    let fingerprint: string | undefined
+    try {
+      const { token } = extractToken(request, this.options)
+      fingerprint = createHash('sha256').update(token).digest('base64url').slice(0, 12)
+    } catch {
+      // No usable token: nothing to fingerprint.
+    }
+    const details = error.details ?? {}
+    const explanation = details.explanation as PermissionDecision | undefined
+    this.logger.debug?.(
+      {
+        code: error.code,
+        status: error.status,
+        reason: error.message,
+        method: request.method,
+        path: request.path,
+        route: request.route,
+        tokenFingerprint: fingerprint,
+        ...(details.required === undefined ? {} : { required: details.required }),
+        ...(explanation === undefined ? {} : { explanation: formatPermissionSteps(explanation) }),
+        ...(error.cause === undefined ? {} : { err: error.cause }),
+      },
+      `refused ${request.method} ${request.path ?? ''}: ${error.code} (${error.message})`,
+    )
   }
 
   /**
@@ -167,6 +298,14 @@ export class HttpProtection {
       route === undefined ? this.options.cors : mergeCorsPolicies(this.options.cors, route)
     if (policy === undefined) return undefined
     return computeCorsHeaders(policy, request)
+  }
+
+  /**
+   * The answer of a health (readiness) endpoint: 200 when requests can be decided, 503 when not
+   * (not started yet, or closed), with one entry per background resource either way.
+   */
+  health(): HealthResponse {
+    return healthResponse(this.client.health?.(), this.#closed)
   }
 
   /** Stops the client (when this integration built it) and readiness retries. */

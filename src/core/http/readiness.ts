@@ -2,7 +2,9 @@
  * Readiness of a protected service: requests that arrive while the client is still starting
  * (token grant, JWKS, revocation list) wait for it, up to `readyTimeoutMs`, then get the normal
  * answer or a 503. A failed start is retried by later requests (at most once per
- * `retryIntervalMs`), so a service whose IAM was down at start recovers by itself.
+ * `retryIntervalMs`) and in the background with growing delays (1 s, 2 s, … up to
+ * `retryIntervalMs`), so a service whose IAM was down at start recovers by itself, even with no
+ * traffic (a Kubernetes readiness probe keeps traffic away until it is ready).
  */
 import { IamError } from '../errors.js'
 import type { IamLogger } from '../log.js'
@@ -52,6 +54,7 @@ export class Readiness {
   #lastError: unknown
   #lastAttemptAt = 0
   #failedAttempts = 0
+  #retryTimer: NodeJS.Timeout | undefined
   #closed = false
   readonly #start: () => Promise<void>
   readonly #timeoutMs: number
@@ -101,6 +104,7 @@ export class Readiness {
             )
             this.#refusalLog.mark()
           }
+          this.#scheduleRetry()
           throw error
         },
       )
@@ -110,6 +114,21 @@ export class Readiness {
     this.#attempt = attempt
     attempt.catch(() => {})
     return attempt
+  }
+
+  /** Tries again later, on its own: nobody may send a request until it is ready. */
+  #scheduleRetry(): void {
+    if (this.#closed || this.#retryTimer !== undefined) return
+    const delay = Math.min(
+      this.#retryIntervalMs,
+      1_000 * 2 ** Math.min(this.#failedAttempts - 1, 20),
+    )
+    this.#retryTimer = scheduleTimer(() => {
+      this.#retryTimer = undefined
+      if (!this.#closed && !this.#isReady && this.#attempt === undefined) {
+        this.#run().catch(() => undefined)
+      }
+    }, delay)
   }
 
   #notReady(cause: unknown): IamError {
@@ -159,6 +178,8 @@ export class Readiness {
   /** Stops retrying; later waits throw `ERR_IAM_CLOSED`. */
   close(): void {
     this.#closed = true
+    if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer)
+    this.#retryTimer = undefined
   }
 }
 

@@ -43,6 +43,10 @@ export interface HttpRequest {
   readonly referer: string | undefined
   /** Route parameters matched by the framework (`/users/:userId`). */
   readonly params: Readonly<Record<string, string | undefined>>
+  /** The request's path, without the query (for logs). */
+  readonly path: string | undefined
+  /** The matched route's pattern (`/users/:userId`), when the framework knows it (for logs). */
+  readonly route: string | undefined
 }
 
 /** Input of {@link createHttpRequest}. */
@@ -61,6 +65,10 @@ export interface HttpRequestInit {
   params?: Readonly<Record<string, unknown>> | undefined
   /** Already-parsed cookies (e.g. from a cookie middleware); otherwise the header is parsed. */
   cookies?: Readonly<Record<string, unknown>> | undefined
+  /** The request path or URL (a query is cut off), or a function read on first use. */
+  path?: string | (() => string | undefined) | undefined
+  /** The matched route's pattern, or a function read on first use. */
+  route?: string | (() => string | undefined) | undefined
   /**
    * The raw header list (`[name, value, name, value, …]`, Node's `req.rawHeaders`), so that a
    * header sent twice is seen even where the parsed record keeps one.
@@ -140,6 +148,19 @@ class NeutralRequest implements HttpRequest {
 
   get origin(): string | undefined {
     return this.header('origin')
+  }
+
+  get path(): string | undefined {
+    const path = this.#init.path
+    const value = typeof path === 'function' ? path() : path
+    if (value === undefined) return undefined
+    const query = value.indexOf('?')
+    return query < 0 ? value : value.slice(0, query)
+  }
+
+  get route(): string | undefined {
+    const route = this.#init.route
+    return typeof route === 'function' ? route() : route
   }
 
   get referer(): string | undefined {
