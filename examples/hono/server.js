@@ -75,7 +75,7 @@ export function createHonoExample({ iamBaseUrl, clientId, clientSecret }) {
   app.get('/whoami', (c) => whoami(c.req.raw))
 
   // App-wide CORS (corsEnable) around the whole app, preflights included.
-  return { app, iam, fetch: iam.cors(app.fetch) }
+  return { app, iam, fetch: iam.corsOptions(app.fetch) }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {

@@ -23,6 +23,7 @@ export type IamErrorCode =
   | 'ERR_IAM_LOCAL_VALIDATION_NOT_STARTED'
   // Access decisions
   | 'ERR_IAM_INSUFFICIENT_SCOPE'
+  | 'ERR_IAM_CHECK_REFUSED'
   | 'ERR_IAM_INVALID_AUDIENCE'
   | 'ERR_IAM_INSUFFICIENT_PERMISSIONS'
   | 'ERR_IAM_INVALID_PERMISSION'
@@ -85,6 +86,7 @@ export const IAM_ERROR_HTTP: Readonly<Record<IamErrorCode, IamErrorHttpMapping>>
   ERR_IAM_USER_REVOKED: UNAUTHORIZED,
   ERR_IAM_LOCAL_VALIDATION_NOT_STARTED: INTERNAL,
   ERR_IAM_INSUFFICIENT_SCOPE: FORBIDDEN,
+  ERR_IAM_CHECK_REFUSED: FORBIDDEN,
   ERR_IAM_INVALID_AUDIENCE: UNAUTHORIZED,
   ERR_IAM_INSUFFICIENT_PERMISSIONS: FORBIDDEN,
   ERR_IAM_INVALID_PERMISSION: INTERNAL,
@@ -103,6 +105,58 @@ export const IAM_ERROR_HTTP: Readonly<Record<IamErrorCode, IamErrorHttpMapping>>
   ERR_IAM_CLOSED: UNAVAILABLE,
   ERR_IAM_INTERNAL: INTERNAL,
 })
+
+/** The `realm` of the `WWW-Authenticate` challenge. */
+export const DEFAULT_REALM = 'iam'
+
+/** The headers an error answer carries: the RFC 6750 challenge, `Retry-After` on a 503. */
+export interface IamErrorHeaders {
+  readonly 'WWW-Authenticate'?: string
+  readonly 'Retry-After'?: string
+}
+
+/** The wire JSON body of an error answer. */
+export interface IamErrorBody {
+  readonly errorCode: number
+  readonly errorMessage: string
+}
+
+/** Makes a string safe inside a quoted-string of a header (printable ASCII, escaped, bounded). */
+function quoted(text: string): string {
+  const safe = text
+    .replace(/[^\x20-\x7e]/g, ' ')
+    .replace(/["\\]/g, (c) => `\\${c}`)
+    .slice(0, 200)
+  return `"${safe}"`
+}
+
+/**
+ * The RFC 6750 challenge for an error: `Bearer realm="…"` alone when the request carries no
+ * bearer token (none, or another scheme such as `Basic`: RFC 6750 §3.1); `invalid_request` when
+ * it carries more than one; `error="invalid_token"` on other 401s; `insufficient_scope` on 403s
+ * (with `scope="…"` when scopes were required); `undefined` for every other status.
+ *
+ * @example
+ * ```ts
+ * wwwAuthenticate(new IamError('ERR_IAM_TOKEN_EXPIRED', 'token is expired'))
+ * // 'Bearer realm="iam", error="invalid_token", error_description="token is expired"'
+ * ```
+ */
+export function wwwAuthenticate(error: IamError, realm = DEFAULT_REALM): string | undefined {
+  if (error.status !== 401 && error.status !== 403) return undefined
+  const base = `Bearer realm=${quoted(realm)}`
+  if (error.code === 'ERR_IAM_TOKEN_MISSING') return base
+  const kind =
+    error.status === 403
+      ? 'insufficient_scope'
+      : error.code === 'ERR_IAM_TOKEN_AMBIGUOUS'
+        ? 'invalid_request'
+        : 'invalid_token'
+  const scopes = error.details?.scopes
+  const scope =
+    Array.isArray(scopes) && scopes.length > 0 ? `, scope=${quoted(scopes.join(' '))}` : ''
+  return `${base}, error="${kind}", error_description=${quoted(error.message)}${scope}`
+}
 
 /** Options of the {@link IamError} constructor. */
 export interface IamErrorOptions {
@@ -154,11 +208,33 @@ export class IamError extends Error {
   }
 
   /** The wire body `{ errorCode, errorMessage: "<message>: <description>" }`. */
-  toJSON(): { errorCode: number; errorMessage: string } {
+  toJSON(): IamErrorBody {
     return {
       errorCode: this.errorCode,
       errorMessage: `${IAM_ERROR_HTTP[this.code].message}: ${this.message}`,
     }
+  }
+
+  /** The wire body of the answer (same as {@link IamError.toJSON}). */
+  get body(): IamErrorBody {
+    return this.toJSON()
+  }
+
+  /**
+   * The headers of the answer: `WWW-Authenticate` on 401 and 403 (RFC 6750), `Retry-After: 1` on
+   * 503. Frameworks that apply `error.headers` (Fastify, Koa) send them as they are.
+   */
+  get headers(): IamErrorHeaders {
+    const headers: { 'WWW-Authenticate'?: string; 'Retry-After'?: string } = {}
+    const challenge = wwwAuthenticate(this)
+    if (challenge !== undefined) headers['WWW-Authenticate'] = challenge
+    if (this.status === 503) headers['Retry-After'] = '1'
+    return headers
+  }
+
+  /** For Koa and `http-errors`-style handlers: the message may be shown to the client. */
+  get expose(): boolean {
+    return this.status < 500
   }
 }
 

@@ -1,6 +1,6 @@
 /**
  * Express integration (Express 4 and 5): the seed's Flask extension, as Express users expect it.
- * A thin translator over the framework-neutral core in `core/http`.
+ * A translator over the adapter kit (`iam-node-sdk/http`): every decision is made there.
  *
  * @example
  * ```ts
@@ -12,47 +12,66 @@
  * app.set('IAM_CLIENT_ID', '<Client ID>')
  * app.set('IAM_CLIENT_SECRET', '<Client Secret>')
  * const iam = new IAM(app)
- * await iam.ready
  *
  * app.get('/protected',
  *   permissionRequired({ Action: 4, Resource: 'NAMESPACE:{namespace}:USER:{userId}' },
- *                      { '{namespace}': 'sample-namespace', '{userId}': 'sample-userid' },
- *                      { csrfProtect: true }),
+ *                      { '{namespace}': 'sample-namespace', '{userId}': 'sample-userid' }),
  *   (req, res) => res.send('You have authorized access!'))
  * ```
  * @packageDocumentation
  */
-import type { Application, ErrorRequestHandler, Request, RequestHandler } from 'express'
+import type { Application, ErrorRequestHandler, Request, RequestHandler, Response } from 'express'
 
-import type { IamClient } from '../core/client.js'
-import { IamError, isIamError } from '../core/errors.js'
-import type { IamRequestContext } from '../core/http/request.js'
-import type { RequiredPermission } from '../core/types.js'
-import { HttpProtection, validateProtectionOptions } from '../core/http/protection.js'
-import type { IamProtectionOptions } from '../core/http/protection.js'
-import { createRouteGuard } from '../core/http/pipeline.js'
-import type { PermissionResources, RouteProtectionOptions } from '../core/http/pipeline.js'
-import type { ResolvedHttpProtectionOptions } from '../core/http/options.js'
-import { toHttpErrorResponse } from '../core/http/response.js'
-import { computeCorsHeaders, parseRouteCors } from '../core/http/cors.js'
-import type { CorsHeaderValue } from '../core/http/cors.js'
-import { applyCors, corsRequestInfo, onHeaders, toHttpRequest } from './translate.js'
+import {
+  HttpProtection,
+  IamError,
+  applyCorsHeaders,
+  computeCorsHeaders,
+  createHttpRequest,
+  createRouteCors,
+  createRouteGuard,
+  isIamError,
+  requireContext,
+  toHttpErrorResponse,
+  validateProtectionOptions,
+} from '../core/http/index.js'
+import type {
+  CorsHeaderValue,
+  CorsHeaders,
+  CorsRequestInfo,
+  CorsRouteOptions,
+  HttpRequest,
+  IamClient,
+  IamProtectionOptions,
+  IamRequestContext,
+  PermissionResources,
+  RequiredPermission,
+  ResolvedHttpProtectionOptions,
+  RouteProtectionOptions,
+} from '../core/http/index.js'
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace Express {
     interface Request {
-      /** The validated IAM context, set by `permissionRequired` / `tokenRequired`. */
+      /** The validated IAM context, set by `permissionRequired` (absent on an optional route without a token). */
       iam?: IamRequestContext
     }
   }
 }
 
-export type { IamRequestContext, TokenSource } from '../core/http/request.js'
-export type { HttpProtectionOptions, TokenLocation } from '../core/http/options.js'
-export type { CorsHeaderValue, CorsOriginInput } from '../core/http/cors.js'
-export type { PermissionResources, RouteProtectionOptions } from '../core/http/pipeline.js'
-export { IamError, isIamError } from '../core/errors.js'
+export type {
+  CorsHeaderValue,
+  CorsOriginInput,
+  CorsRouteOptions,
+  HttpProtectionOptions,
+  IamRequestContext,
+  PermissionResources,
+  RouteProtectionOptions,
+  TokenLocation,
+  TokenSource,
+} from '../core/http/index.js'
+export { IamError, isIamError } from '../core/http/index.js'
 
 /** Options of {@link IAM}: the core client's options plus the HTTP protection options. */
 export type IamExpressOptions = IamProtectionOptions
@@ -74,10 +93,52 @@ function findIam(app: unknown): { iam: IAM; app: Application } | undefined {
   return undefined
 }
 
+function toHttpRequest(req: Request): HttpRequest {
+  return createHttpRequest({
+    method: req.method,
+    headers: req.headers,
+    host: () => req.hostname, // proxy-aware
+    params: req.params,
+    rawHeaders: req.rawHeaders,
+    path: () => req.originalUrl,
+    route: () => (req.route as { path?: unknown } | undefined)?.path?.toString(),
+  })
+}
+
+/** Methods of the matched route, or of the `Allow` header Express sets on automatic OPTIONS. */
+function corsInfo(req: Request, res: Response): CorsRequestInfo {
+  const route = (req.route as { methods?: Record<string, boolean> } | undefined)?.methods
+  let routeMethods = route && !route._all ? Object.keys(route).filter((m) => route[m]) : undefined
+  const allow = res.getHeader('Allow')
+  if (!routeMethods?.length && typeof allow === 'string' && allow !== '') {
+    routeMethods = allow.split(',').map((m) => m.trim())
+  }
+  return {
+    origin: req.headers.origin,
+    requestHeaders: req.get('access-control-request-headers'),
+    requestMethod: req.get('access-control-request-method'),
+    routeMethods: routeMethods?.length ? routeMethods : undefined,
+  }
+}
+
+function applyCors(res: Response, cors: CorsHeaders | undefined, override: boolean): void {
+  if (cors === undefined) return
+  applyCorsHeaders(
+    cors,
+    {
+      has: (name) => res.hasHeader(name),
+      get: (name) => res.getHeader(name)?.toString(),
+      set: (name, value) => void res.setHeader(name, value),
+    },
+    override,
+  )
+}
+
 /**
  * Renders SDK errors as the wire JSON body (`{ errorCode, errorMessage }`) with their status and
- * `WWW-Authenticate` header; passes every other error on. {@link IAM} appends one to the app by
- * itself; use this only to place it explicitly.
+ * `headers` (`WWW-Authenticate`); passes every other error on. {@link IAM} appends one to the app
+ * by itself, after your routes and error handlers, so yours see an `IamError` first and may
+ * reshape it (keep `err.headers`).
  */
 export function iamErrorHandler(): ErrorRequestHandler {
   return (err, _req, res, next) => {
@@ -90,19 +151,7 @@ export function iamErrorHandler(): ErrorRequestHandler {
 /**
  * The IAM integration of an Express app (Flask's `IAM` extension). Configuration: the options
  * object, then the app's `IAM_*` settings (`app.set('IAM_BASE_URL', ...)`), then environment
- * variables, then defaults.
- *
- * @example
- * ```ts
- * // factory pattern
- * const iam = new IAM()
- * function createApp() {
- *   const app = express()
- *   app.set('IAM_BASE_URL', process.env.IAM_BASE_URL)
- *   iam.initApp(app)
- *   return app
- * }
- * ```
+ * variables, then defaults. With an app given, it starts at once; `initApp(app)` later otherwise.
  */
 export class IAM {
   readonly #options: IamExpressOptions
@@ -113,10 +162,7 @@ export class IAM {
   readonly #apps = new WeakSet<object>()
   readonly #handlerInstalled = new WeakSet<object>()
 
-  /**
-   * Validates `options` (a `TypeError` names a bad one) and, given an app, starts
-   * initialisation (see {@link IAM.initApp}).
-   */
+  /** Validates `options` (a `TypeError` names a bad one) and, given an app, starts. */
   constructor(app?: Application, options?: IamExpressOptions) {
     validateProtectionOptions(options)
     this.#options = { ...options }
@@ -129,18 +175,12 @@ export class IAM {
     this.#ready.catch(() => {})
   }
 
-  /**
-   * Settles when the client token is granted and the JWKS and revocation list are loaded; rejects
-   * with a `TypeError` naming missing settings, or with the error that prevented the start.
-   */
+  /** Settles when the client token, JWKS and revocation list are loaded; rejects if it failed. */
   get ready(): Promise<void> {
     return this.#ready
   }
 
-  /**
-   * Attaches the integration to `app` (readiness, app-wide CORS, error rendering) and starts the
-   * client on the first call. Returns {@link IAM.ready}.
-   */
+  /** Attaches the integration to `app` and starts the client on the first call. */
   initApp(app: Application): Promise<void> {
     if (typeof app !== 'function' || typeof (app as Partial<Application>).use !== 'function') {
       throw new TypeError('IAM.initApp(app) expects an Express application')
@@ -178,7 +218,7 @@ export class IAM {
     return this.#require().options
   }
 
-  /** @internal The core protection (used by the middleware of this module). */
+  /** @internal The kit's protection (used by this module's middleware). */
   get protection(): HttpProtection | undefined {
     return this.#protection
   }
@@ -190,11 +230,7 @@ export class IAM {
     return this.#protection
   }
 
-  /**
-   * Appends the IAM error handler to the end of `app`'s stack, once. Done on the first request
-   * (not at `initApp`), so that it comes after the app's routes and own error handlers.
-   * @internal
-   */
+  /** @internal Appends the error handler once, on the first request: after the app's own. */
   ensureErrorHandler(app: Application): void {
     if (this.#handlerInstalled.has(app)) return
     this.#handlerInstalled.add(app)
@@ -206,34 +242,26 @@ export class IAM {
       this.ensureErrorHandler(app)
       const protection = this.#protection
       if (protection?.options.cors !== undefined) {
-        // App-wide CORS is applied when the headers go out, so a route's own values win and the
-        // route's methods are known by then.
-        onHeaders(res, () => {
-          const cors = protection.cors(corsRequestInfo(req, res))
-          if (cors !== undefined) applyCors(res, cors, false)
-        })
+        // When the headers go out: a route's own values win, and its methods are known by then.
+        const writeHead = res.writeHead
+        res.writeHead = function (this: Response, ...args: unknown[]) {
+          res.writeHead = writeHead
+          applyCors(res, protection.cors(corsInfo(req, res)), false)
+          return (writeHead as (...a: unknown[]) => Response).apply(this, args)
+        } as Response['writeHead']
       }
       next()
     }
   }
 
   /**
-   * A health (readiness) endpoint: 200 with a JSON body per resource (loaded, age, last error,
-   * serving stale) when the SDK can decide requests, 503 with the same body when it cannot.
-   *
-   * @example
-   * ```ts
-   * app.get('/healthz/iam', iam.healthHandler())
-   * ```
+   * A health (readiness) endpoint: 200 with a JSON body per resource when the SDK can decide
+   * requests, 503 with the same body when it cannot: `app.get('/healthz/iam', iam.healthHandler())`.
    */
   healthHandler(): RequestHandler {
     return (_req, res) => {
-      const protection = this.#protection
-      if (protection === undefined) {
-        res.status(503).json({ status: 'not_ready', reason: 'IAM is not initialised' })
-        return
-      }
-      const { status, body } = protection.health()
+      const health = this.#protection?.health()
+      const { status, body } = health ?? { status: 503, body: { status: 'not_ready' } }
       res.status(status).set('Cache-Control', 'no-store').json(body)
     }
   }
@@ -245,63 +273,62 @@ export class IAM {
 }
 
 /**
- * Protects a route (Flask's `token_required`): requires a valid access token, and, given a
- * permission, that the token grants it. Placeholders (`{namespace}`) take their values from
- * `resources` (an object, or a function of the request), then from route parameters
- * (`/ns/:namespace`). `csrfProtect` overrides `csrfProtection` for this route. The validated
- * context is put on `req.iam`; refusals go to `next(err)` as an `IamError`.
+ * Protects a route (Flask's `token_required`): a valid access token, and, given a permission,
+ * that the token grants it. Placeholders (`{namespace}`) come from `resources` (an object, or a
+ * function of the request), then from route parameters. Options: `csrfProtect`, `optional`,
+ * `scopes`, `check`. The context is put on `req.iam`; refusals go to `next(err)` as an
+ * `IamError` (with `status` and `headers`).
  *
  * @example
  * ```ts
  * app.get('/ns/:namespace/users/:userId',
  *   permissionRequired({ action: 2, resource: 'NAMESPACE:{namespace}:USER:{userId}' }),
- *   (req, res) => res.json(req.iam?.claims))
+ *   (req, res) => res.json(requireIam(req).claims))
  * ```
  */
 export function permissionRequired(
   permission?: RequiredPermission | null,
   resources?: PermissionResources<Request> | null,
-  options?: RouteProtectionOptions,
+  options?: RouteProtectionOptions<Request>,
 ): RequestHandler {
   const guard = createRouteGuard<Request>(permission, resources, options)
   return (req, _res, next) => {
     const found = findIam(req.app)
-    if (found !== undefined) found.iam.ensureErrorHandler(found.app)
     const protection = found?.iam.protection
-    if (protection === undefined) {
+    if (found === undefined || protection === undefined) {
       next(
         new IamError('ERR_IAM_NOT_READY', 'IAM is not initialised or not configured on this app'),
       )
       return
     }
-    protection.authorize(guard, toHttpRequest(req), req).then(
-      (context) => {
-        req.iam = context
-        next()
-      },
-      (error: unknown) => next(isIamError(error) ? error : wrapUnexpected(error)),
-    )
+    found.iam.ensureErrorHandler(found.app)
+    protection.authorize(guard, toHttpRequest(req), req).then((context) => {
+      if (context !== undefined) req.iam = context
+      next()
+    }, next)
   }
 }
 
 /** The seed's name for {@link permissionRequired}. */
 export const tokenRequired = permissionRequired
 
-/** An unexpected failure inside the SDK: answered 500 / 20000, the cause kept for logs. */
-function wrapUnexpected(error: unknown): IamError {
-  return new IamError('ERR_IAM_INTERNAL', 'unexpected error', { cause: error })
-}
-
-/** Options of {@link corsOptions}. */
-export interface CorsRouteOptions {
-  /** Answer `OPTIONS` requests (200, empty body) without running anything after. Default true. */
-  preflight?: boolean
+/**
+ * The validated context of a protected request, typed (no `req.iam!`); `ERR_IAM_INTERNAL` when
+ * the route is not protected (or optional without a token).
+ *
+ * @example
+ * ```ts
+ * app.get('/me', permissionRequired(), (req, res) => res.json({ sub: requireIam(req).claims.sub }))
+ * ```
+ */
+export function requireIam(req: Request): IamRequestContext {
+  return requireContext(req.iam)
 }
 
 /**
  * Per-route CORS headers (Flask's `cors_options`), overriding the app-wide ones. Use it on the
- * route's methods and on its `OPTIONS`, where it answers the preflight itself (200, empty body,
- * no authentication).
+ * route's methods and on its `OPTIONS`, where it answers the preflight (200, empty body, no
+ * authentication).
  *
  * @example
  * ```ts
@@ -312,18 +339,18 @@ export interface CorsRouteOptions {
  */
 export function corsOptions(
   headers?: Readonly<Record<string, CorsHeaderValue>>,
-  options: CorsRouteOptions = {},
+  options?: CorsRouteOptions,
 ): RequestHandler {
-  const route = parseRouteCors(headers)
-  const preflight = options.preflight ?? true
-  if (typeof preflight !== 'boolean')
-    throw new TypeError('corsOptions option preflight must be a boolean')
+  const route = createRouteCors(headers, options)
   return (req, res, next) => {
-    const info = corsRequestInfo(req, res)
+    const info = corsInfo(req, res)
     const protection = findIam(req.app)?.iam.protection
-    const cors = protection ? protection.cors(info, route) : computeCorsHeaders(route, info)
-    if (cors !== undefined) applyCors(res, cors, true)
-    if (preflight && req.method === 'OPTIONS') {
+    applyCors(
+      res,
+      protection ? protection.cors(info, route.policy) : computeCorsHeaders(route.policy, info),
+      true,
+    )
+    if (route.preflight && req.method === 'OPTIONS') {
       res.status(200).end()
       return
     }

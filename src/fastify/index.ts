@@ -1,6 +1,6 @@
 /**
  * Fastify integration (Fastify 5): the same protection as `iam-node-sdk/express`, as a plugin.
- * A thin translator over the framework-neutral core in `core/http`.
+ * A translator over the adapter kit (`iam-node-sdk/http`): every decision is made there.
  *
  * @example
  * ```ts
@@ -8,21 +8,11 @@
  * import { iamPlugin, permissionRequired } from 'iam-node-sdk/fastify'
  *
  * const app = Fastify()
- * await app.register(iamPlugin, {
- *   baseUrl: 'https://demo.accelbyte.io/iam',
- *   clientId: '<Client ID>',
- *   clientSecret: '<Client Secret>',
- * })
- * app.get(
- *   '/protected',
- *   {
- *     preHandler: permissionRequired(
- *       { Action: 4, Resource: 'NAMESPACE:{namespace}:USER:{userId}' },
- *       { '{namespace}': 'sample-namespace', '{userId}': 'sample-userid' },
- *     ),
- *   },
- *   async () => 'You have authorized access!',
- * )
+ * await app.register(iamPlugin, { baseUrl: 'https://demo.accelbyte.io/iam', clientId, clientSecret })
+ * app.get('/protected',
+ *   { preHandler: permissionRequired({ Action: 4, Resource: 'NAMESPACE:{namespace}:USER:{userId}' },
+ *                                    { '{namespace}': 'sample-namespace', '{userId}': 'sample-userid' }) },
+ *   async () => 'You have authorized access!')
  * await app.listen({ port: 3000 }) // rejects when the IAM cannot be reached
  * ```
  * @packageDocumentation
@@ -30,29 +20,34 @@
 import type { FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 
-import type { IamClient } from '../core/client.js'
-import { IamError, isIamError } from '../core/errors.js'
-import { computeCorsHeaders, parseRouteCors } from '../core/http/cors.js'
-import type { CorsHeaderValue } from '../core/http/cors.js'
-import type { ResolvedHttpProtectionOptions } from '../core/http/options.js'
-import { createRouteGuard } from '../core/http/pipeline.js'
-import type { PermissionResources, RouteProtectionOptions } from '../core/http/pipeline.js'
-import { HttpProtection } from '../core/http/protection.js'
-import type { IamProtectionOptions } from '../core/http/protection.js'
-import type { IamRequestContext } from '../core/http/request.js'
-import { toHttpErrorResponse } from '../core/http/response.js'
-import type { RequiredPermission } from '../core/types.js'
 import {
-  applyCors,
-  corsRequestInfo,
-  isDefaultErrorBody,
-  toHttpRequest,
-  withHeaders,
-} from './translate.js'
+  HttpProtection,
+  IamError,
+  applyCorsHeaders,
+  computeCorsHeaders,
+  createHttpRequest,
+  createRouteCors,
+  createRouteGuard,
+  isPreflight,
+  requireContext,
+} from '../core/http/index.js'
+import type {
+  CorsHeaderValue,
+  CorsHeaders,
+  CorsRequestInfo,
+  CorsRouteOptions,
+  IamClient,
+  IamProtectionOptions,
+  IamRequestContext,
+  PermissionResources,
+  RequiredPermission,
+  ResolvedHttpProtectionOptions,
+  RouteProtectionOptions,
+} from '../core/http/index.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The validated IAM context, set by `permissionRequired` / `tokenRequired`. */
+    /** The validated IAM context, set by `permissionRequired` (absent on an optional route without a token). */
     iam?: IamRequestContext
   }
   interface FastifyInstance {
@@ -61,96 +56,105 @@ declare module 'fastify' {
   }
 }
 
-export type { IamRequestContext, TokenSource } from '../core/http/request.js'
-export type { HttpProtectionOptions, TokenLocation } from '../core/http/options.js'
-export type { CorsHeaderValue, CorsOriginInput } from '../core/http/cors.js'
-export type { PermissionResources, RouteProtectionOptions } from '../core/http/pipeline.js'
-export { IamError, isIamError } from '../core/errors.js'
+export type {
+  CorsHeaderValue,
+  CorsOriginInput,
+  CorsRouteOptions,
+  HttpProtectionOptions,
+  IamRequestContext,
+  PermissionResources,
+  RouteProtectionOptions,
+  TokenLocation,
+  TokenSource,
+} from '../core/http/index.js'
+export { IamError, isIamError } from '../core/http/index.js'
 
 /** Options of {@link iamPlugin}: those of `iam-node-sdk/express`, plus `awaitReady`. */
 export interface IamFastifyOptions extends IamProtectionOptions {
   /**
    * Wait in `onReady` for the token grant, JWKS and revocation list, so that `app.ready()` and
-   * `app.listen()` reject when the IAM cannot be reached. `false`: the server starts at once and
-   * protected routes wait for the IAM (up to `readyTimeoutMs`) or answer 503, as in Express.
-   * Default `true`.
+   * `app.listen()` reject when the IAM cannot be reached. `false`: start at once; protected
+   * routes wait for the IAM (up to `readyTimeoutMs`) or answer 503. Default `true`.
    */
   awaitReady?: boolean
 }
 
-/**
- * What the plugin decorates the instance with: `app.iam`.
- *
- * @example
- * ```ts
- * await app.ready()
- * const allowed = await app.iam.client.validatePermission(claims, { resource, action: 2 })
- * ```
- */
-export interface IamFastify {
-  /** Settles when the client is started (token, JWKS, revocation list); rejects if it failed. */
-  readonly ready: Promise<void>
-  /** The core client (`app.iam.client.validatePermission(...)`). */
-  readonly client: IamClient
-  /** The resolved HTTP options (frozen). */
-  readonly options: ResolvedHttpProtectionOptions
-  /**
-   * A health (readiness) route handler: 200 with a JSON body per resource when the SDK can
-   * decide requests, 503 with the same body when it cannot.
-   *
-   * @example
-   * ```ts
-   * app.get('/healthz/iam', app.iam.healthHandler())
-   * ```
-   */
-  healthHandler(): (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>
-}
-
-/**
- * A hook usable as a route's `onRequest` or `preHandler` (and, for `corsOptions`, as the handler
- * of an `OPTIONS` route).
- *
- * @example
- * ```ts
- * const hooks: IamHook[] = [permissionRequired({ action: 2, resource: 'NAMESPACE:{namespace}' })]
- * app.get('/ns/:namespace', { preHandler: hooks }, handler)
- * ```
- */
+/** A hook usable as a route's `onRequest` or `preHandler` (and, for `corsOptions`, as a handler). */
 export type IamHook = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>
 
-class FastifyIam implements IamFastify {
+/** What the plugin decorates the instance with: `app.iam`. */
+export class IamFastify {
+  /** @internal */
   constructor(readonly protection: HttpProtection) {}
+  /** Settles when the client is started (token, JWKS, revocation list); rejects if it failed. */
   get ready(): Promise<void> {
     return this.protection.ready
   }
+  /** The core client (`app.iam.client.validatePermission(...)`). */
   get client(): IamClient {
     return this.protection.client as IamClient
   }
+  /** The resolved HTTP options (frozen). */
   get options(): ResolvedHttpProtectionOptions {
     return this.protection.options
   }
-  healthHandler() {
-    return async (_request: FastifyRequest, reply: FastifyReply) => {
+  /** A health (readiness) handler: 200 or 503 with a JSON body per resource. */
+  healthHandler(): IamHook {
+    return async (_request, reply) => {
       const { status, body } = this.protection.health()
       return reply.code(status).header('cache-control', 'no-store').send(body)
     }
   }
 }
 
-function iamOf(request: FastifyRequest): FastifyIam | undefined {
+function iamOf(request: FastifyRequest): IamFastify | undefined {
   const iam = (request.server as { iam?: unknown }).iam
-  return iam instanceof FastifyIam ? iam : undefined
+  return iam instanceof IamFastify ? iam : undefined
+}
+
+function corsInfo(request: FastifyRequest, routeMethods?: string[]): CorsRequestInfo {
+  const method = request.routeOptions.method as string | string[] | undefined
+  const header = (name: string) => request.headers[name]?.toString()
+  return {
+    origin: request.headers.origin,
+    requestHeaders: header('access-control-request-headers'),
+    requestMethod: header('access-control-request-method'),
+    routeMethods: routeMethods ?? (method === undefined ? undefined : [method].flat()),
+  }
+}
+
+function applyCors(reply: FastifyReply, cors: CorsHeaders | undefined): void {
+  if (cors === undefined) return
+  applyCorsHeaders(
+    cors,
+    {
+      has: (name) => reply.hasHeader(name),
+      get: (name) => reply.getHeader(name)?.toString(),
+      set: (name, value) => void reply.header(name, value),
+    },
+    true,
+  )
 }
 
 /** Refusals thrown by this module, so that their default rendering can be replaced (see onSend). */
 const refused = new WeakMap<FastifyRequest, IamError>()
 
+/** True when `payload` is Fastify's default rendering of `error` (no handler reshaped it). */
+function isDefaultErrorBody(payload: unknown, error: IamError, status: number): boolean {
+  if (typeof payload !== 'string' || status !== error.status) return false
+  try {
+    const body = JSON.parse(payload) as Record<string, unknown>
+    return body.statusCode === status && body.code === error.code && body.message === error.message
+  } catch {
+    return false
+  }
+}
+
 const ROUTE_METHODS = ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'] as const
 
 /** The methods that have a route for this URL's path (Fastify's own router answers). */
 function methodsServing(app: FastifyInstance, url: string): string[] {
-  const query = url.indexOf('?')
-  const path = query < 0 ? url : url.slice(0, query)
+  const path = url.split('?', 1)[0] as string
   return ROUTE_METHODS.filter((method) => app.findRoute({ method, url: path }) !== null)
 }
 
@@ -171,12 +175,12 @@ const plugin: FastifyPluginAsync<IamFastifyOptions> = async (app, options) => {
     throw new TypeError('IAM option awaitReady must be a boolean')
   // Checked before the client starts, so that a second registration leaves nothing running.
   if (app.hasDecorator('iam')) throw new Error('iamPlugin is already registered on this instance')
-  // The application's logger by default (pino: the SDK's `(details, message)` shape).
   const protection = HttpProtection.create({
+    // The application's logger by default (pino: the SDK's `(details, message)` shape).
     options: { ...rest, logger: rest.logger ?? app.log },
     env: process.env,
   })
-  app.decorate('iam', new FastifyIam(protection))
+  app.decorate('iam', new IamFastify(protection))
   app.decorateRequest('iam', undefined)
   app.addHook('onClose', async () => protection.close())
   if (awaitReady) app.addHook('onReady', async () => protection.ready)
@@ -186,100 +190,86 @@ const plugin: FastifyPluginAsync<IamFastifyOptions> = async (app, options) => {
     const error = refused.get(request)
     if (error === undefined || !isDefaultErrorBody(payload, error, reply.statusCode)) {
       done(null, payload)
-    } else done(null, JSON.stringify(toHttpErrorResponse(error).body))
+    } else done(null, JSON.stringify(error.body))
   })
   if (protection.options.cors === undefined) return
   app.addHook('onRequest', (request, reply, done) => {
-    const preflight =
-      request.method === 'OPTIONS' && request.headers['access-control-request-method'] !== undefined
     // Fastify has no automatic OPTIONS route: answer the preflight of a path served by other
     // methods, listing them, as Express does; a path nothing serves stays a 404.
+    const preflight = isPreflight(request.method, corsInfo(request).requestMethod)
     const pathMethods = preflight && request.is404 ? methodsServing(app, request.url) : undefined
-    const info = corsRequestInfo(request)
-    const cors = protection.cors(pathMethods ? { ...info, routeMethods: pathMethods } : info)
-    if (cors !== undefined) applyCors(reply, cors, true)
+    applyCors(reply, protection.cors(corsInfo(request, pathMethods)))
     if (pathMethods !== undefined && pathMethods.length > 0) reply.code(200).send()
     else done()
   })
 }
 
 /**
- * The IAM plugin (Flask's `IAM` extension, Express's `new IAM(app)`). Options: the core client's
- * (`baseUrl`, `clientId`, `clientSecret`, ...) and the HTTP options (`csrfProtection`,
- * `corsEnable`, ...), then `IAM_*` environment variables, then defaults. Decorates the instance
- * with `app.iam`, starts the client at registration, waits for it in `onReady` (see
- * `awaitReady`) and closes it in `onClose`. Register it at the root.
- *
- * @example
- * ```ts
- * await app.register(iamPlugin, { csrfProtection: true, corsEnable: true })
- * await app.ready() // IAM_BASE_URL, IAM_CLIENT_ID, IAM_CLIENT_SECRET from the environment
- * ```
+ * The IAM plugin (Flask's `IAM` extension). Options: the core client's and the HTTP options,
+ * then `IAM_*` environment variables, then defaults. Decorates the instance with `app.iam`,
+ * starts the client at registration, waits for it in `onReady` (see `awaitReady`) and closes it
+ * in `onClose`. Logs through `app.log` unless given a `logger`. Register it at the root.
  */
 export const iamPlugin = fp(plugin, { name: 'iam-node-sdk', fastify: '5.x' })
 
 /**
- * Protects a route (Flask's `token_required`): a `preHandler` that requires a valid access token
- * and, given a permission, that the token grants it. Placeholders (`{namespace}`) take their
- * values from `resources` (an object, or a function of the request), then from
- * `request.params`. The validated context is put on `request.iam`; a refusal is thrown as an
- * `IamError` (with `statusCode` and `headers`) to Fastify's error handling.
+ * Protects a route (Flask's `token_required`): a `preHandler` requiring a valid access token
+ * and, given a permission, that the token grants it; placeholders from `resources`, then
+ * `request.params`. Options: `csrfProtect`, `optional`, `scopes`, `check`. The context is put on
+ * `request.iam`; a refusal is thrown as an `IamError` (with `statusCode` and `headers`) to
+ * Fastify's error handling.
  *
  * @example
  * ```ts
- * app.get(
- *   '/ns/:namespace/users/:userId',
+ * app.get('/ns/:namespace/users/:userId',
  *   { preHandler: permissionRequired({ action: 2, resource: 'NAMESPACE:{namespace}:USER:{userId}' }) },
- *   async (request) => request.iam?.claims,
- * )
+ *   async (request) => requireIam(request).claims)
  * ```
  */
 export function permissionRequired(
   permission?: RequiredPermission | null,
   resources?: PermissionResources<FastifyRequest> | null,
-  options?: RouteProtectionOptions,
+  options?: RouteProtectionOptions<FastifyRequest>,
 ): IamHook {
   const guard = createRouteGuard<FastifyRequest>(permission, resources, options)
   return async function iamPermissionRequired(request, reply) {
     if (reply.sent) return // a preflight answered by corsOptions earlier in the chain
+    const iam = iamOf(request)
     try {
-      const iam = iamOf(request)
-      if (iam === undefined) {
-        throw new IamError('ERR_IAM_NOT_READY', 'IAM is not initialised: register iamPlugin')
-      }
-      request.iam = await iam.protection.authorize(guard, toHttpRequest(request), request)
+      if (iam === undefined) throw new IamError('ERR_IAM_NOT_READY', 'register iamPlugin first')
+      const http = createHttpRequest({
+        method: request.method,
+        headers: request.headers,
+        host: () => request.host, // trustProxy-aware
+        params: request.params as Record<string, unknown> | undefined,
+        rawHeaders: request.raw.rawHeaders,
+        path: () => request.url,
+        route: () => request.routeOptions.url,
+      })
+      const context = await iam.protection.authorize(guard, http, request)
+      if (context !== undefined) request.iam = context
     } catch (error) {
-      const refusal = withHeaders(
-        isIamError(error)
-          ? error
-          : new IamError('ERR_IAM_INTERNAL', 'unexpected error', { cause: error }),
-      )
-      refused.set(request, refusal)
-      throw refusal
+      refused.set(request, error as IamError)
+      throw error
     }
   }
 }
 
-/**
- * The seed's name for {@link permissionRequired}.
- *
- * @example
- * ```ts
- * app.get('/me', { preHandler: tokenRequired() }, async (request) => request.iam?.claims.sub)
- * ```
- */
+/** The seed's name for {@link permissionRequired}. */
 export const tokenRequired = permissionRequired
 
-/** Options of {@link corsOptions}. */
-export interface CorsRouteOptions {
-  /** Answer `OPTIONS` requests (200, empty body) without running anything after. Default true. */
-  preflight?: boolean
+/**
+ * The validated context of a protected request, typed (no `request.iam!`); `ERR_IAM_INTERNAL`
+ * when the route is not protected (or optional without a token).
+ */
+export function requireIam(request: FastifyRequest): IamRequestContext {
+  return requireContext(request.iam)
 }
 
 /**
  * Per-route CORS headers (Flask's `cors_options`), overriding the app-wide ones. Use it as the
  * route's `onRequest` hook, and as the handler of its `OPTIONS` route, where it answers the
- * preflight itself (200, empty body, no authentication).
+ * preflight (200, empty body, no authentication).
  *
  * @example
  * ```ts
@@ -290,18 +280,17 @@ export interface CorsRouteOptions {
  */
 export function corsOptions(
   headers?: Readonly<Record<string, CorsHeaderValue>>,
-  options: CorsRouteOptions = {},
+  options?: CorsRouteOptions,
 ): IamHook {
-  const route = parseRouteCors(headers)
-  const preflight = options.preflight ?? true
-  if (typeof preflight !== 'boolean')
-    throw new TypeError('corsOptions option preflight must be a boolean')
+  const route = createRouteCors(headers, options)
   return async function iamCorsOptions(request, reply) {
-    const info = corsRequestInfo(request)
+    const info = corsInfo(request)
     const protection = iamOf(request)?.protection
-    const cors = protection ? protection.cors(info, route) : computeCorsHeaders(route, info)
-    if (cors !== undefined) applyCors(reply, cors, true)
-    if (preflight && request.method === 'OPTIONS') return reply.code(200).send()
+    applyCors(
+      reply,
+      protection ? protection.cors(info, route.policy) : computeCorsHeaders(route.policy, info),
+    )
+    if (route.preflight && request.method === 'OPTIONS') return reply.code(200).send()
     return undefined
   }
 }

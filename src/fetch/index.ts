@@ -1,7 +1,7 @@
 /**
  * Fetch-standard integration: the same protection as `iam-node-sdk/express`, for handlers that
- * take a web `Request` and return a `Response` (Hono, Next.js route handlers, Bun, Deno, ...).
- * A thin translator over the framework-neutral core in `core/http`.
+ * take a web `Request` and return a `Response` (Next.js route handlers, Bun, Deno, ...). A
+ * translator over the adapter kit (`iam-node-sdk/http`): every decision is made there.
  *
  * @example
  * ```ts
@@ -16,33 +16,42 @@
  * ```
  * @packageDocumentation
  */
-import type { IamClient } from '../core/client.js'
-import { parseRouteCors } from '../core/http/cors.js'
-import type { CorsHeaderValue, CorsHeaders, CorsPolicy } from '../core/http/cors.js'
-import type { ResolvedHttpProtectionOptions } from '../core/http/options.js'
-import { createRouteGuard } from '../core/http/pipeline.js'
+import {
+  HttpProtection,
+  applyCorsHeaders,
+  createHttpRequest,
+  createRouteCors,
+  createRouteGuard,
+  isPreflight,
+  toHttpErrorResponse,
+} from '../core/http/index.js'
 import type {
+  CorsHeaderValue,
+  CorsHeaders,
+  CorsPolicy,
+  CorsRouteOptions,
+  IamClient,
+  IamProtectionOptions,
+  IamRequestContext,
   PermissionResources,
+  RequiredPermission,
+  ResolvedHttpProtectionOptions,
   RouteGuard,
   RouteProtectionOptions,
-} from '../core/http/pipeline.js'
-import { HttpProtection } from '../core/http/protection.js'
-import type { IamProtectionOptions } from '../core/http/protection.js'
-import type { IamRequestContext } from '../core/http/request.js'
-import type { RequiredPermission } from '../core/types.js'
-import {
-  applyCors,
-  errorResponse,
-  isUnanswered,
-  preflightResponse,
-  toHttpRequest,
-} from './translate.js'
+} from '../core/http/index.js'
 
-export type { IamRequestContext, TokenSource } from '../core/http/request.js'
-export type { HttpProtectionOptions, TokenLocation } from '../core/http/options.js'
-export type { CorsHeaderValue, CorsOriginInput } from '../core/http/cors.js'
-export type { PermissionResources, RouteProtectionOptions } from '../core/http/pipeline.js'
-export { IamError, isIamError } from '../core/errors.js'
+export type {
+  CorsHeaderValue,
+  CorsOriginInput,
+  CorsRouteOptions,
+  HttpProtectionOptions,
+  IamRequestContext,
+  PermissionResources,
+  RouteProtectionOptions,
+  TokenLocation,
+  TokenSource,
+} from '../core/http/index.js'
+export { IamError, isIamError } from '../core/http/index.js'
 
 /** Options of {@link createIam}: those of `iam-node-sdk/express`, plus `env`. */
 export interface IamFetchOptions extends IamProtectionOptions {
@@ -53,66 +62,42 @@ export interface IamFetchOptions extends IamProtectionOptions {
 /** Route parameters, for placeholders such as `{userId}`. */
 export type RouteParams = Readonly<Record<string, string | undefined>>
 
-/**
- * A request that passed {@link FetchIam.protect}: the validated context is `request.iam`.
- *
- * @example
- * ```ts
- * const GET = iam.protect((request: IamRequest) => Response.json(request.iam.claims.sub))
- * ```
- */
+/** A request that passed {@link FetchIam.protect}: the validated context is `request.iam`. */
 export type IamRequest = Request & { readonly iam: IamRequestContext }
 
-/**
- * The check of {@link FetchIam.permissionRequired}: the validated context or the error `Response`.
- *
- * @example
- * ```ts
- * const check: IamCheck = iam.permissionRequired({ action: 2, resource: 'NAMESPACE:{namespace}' })
- * const result = await check(request, { namespace: 'my-namespace' })
- * if (result instanceof Response) return result
- * ```
- */
-export type IamCheck = (
-  request: Request,
-  params?: RouteParams,
-) => Promise<IamRequestContext | Response>
+/** A request that passed an optional {@link FetchIam.protect}: `request.iam` when it had a token. */
+export type OptionalIamRequest = Request & { readonly iam?: IamRequestContext }
 
 /**
- * Options of {@link FetchIam.protect}.
- *
- * @example
- * ```ts
- * iam.protect(handler, permission, undefined, {
- *   params: (_request, { params }: { params: Promise<{ userId: string }> }) => params,
- *   csrfProtect: true,
- * })
- * ```
+ * The check of {@link FetchIam.permissionRequired}: the validated context (`undefined` on an
+ * optional route without a token), or the error `Response`.
  */
-export interface ProtectOptions<Args extends unknown[]> extends RouteProtectionOptions {
+export type IamCheck<Context = IamRequestContext> = (
+  request: Request,
+  params?: RouteParams,
+) => Promise<Context | Response>
+
+/** Options of {@link FetchIam.protect}. */
+export interface ProtectOptions<Args extends unknown[]> extends RouteProtectionOptions<Request> {
   /** Route parameters of the request, from the handler's other arguments (a router's match). */
   params?: (request: Request, ...args: Args) => RouteParams | Promise<RouteParams>
   /** Methods the handler serves, for `Access-Control-Allow-Methods`. Default: the request's. */
   methods?: readonly string[]
 }
 
-/**
- * Options of {@link FetchIam.cors}.
- *
- * @example
- * ```ts
- * iam.cors(handler, { 'Access-Control-Allow-Headers': ['Device-Id'] }, { methods: ['GET'] })
- * ```
- */
-export interface CorsWrapOptions {
-  /** Answer `OPTIONS` requests (200, empty body) without calling the handler. Default true. */
-  preflight?: boolean
+/** Options of {@link FetchIam.corsOptions}. */
+export interface CorsWrapOptions extends CorsRouteOptions {
   /**
    * Methods the handler serves, for `Access-Control-Allow-Methods`. Default: the request's.
    * Given, a preflight the handler answers 404 is answered (the handler serves this path).
    */
   methods?: readonly string[]
 }
+
+type Handler<R, Args extends unknown[]> = (
+  request: R,
+  ...args: Args
+) => Response | Promise<Response>
 
 /** What {@link createIam} returns. */
 export interface FetchIam {
@@ -122,14 +107,16 @@ export interface FetchIam {
   readonly client: IamClient
   /** The resolved HTTP options (frozen). */
   readonly options: ResolvedHttpProtectionOptions
-  /**
-   * A check (Flask's `token_required`): resolves to the validated context, or to the error
-   * `Response` (status, `{ errorCode, errorMessage }`, `WWW-Authenticate`, app-wide CORS).
-   */
+  /** A check (Flask's `token_required`): the context, or the error `Response` (with CORS). */
+  permissionRequired(
+    permission: RequiredPermission | null | undefined,
+    resources: PermissionResources<Request> | null | undefined,
+    options: RouteProtectionOptions<Request> & { optional: true },
+  ): IamCheck<IamRequestContext | undefined>
   permissionRequired(
     permission?: RequiredPermission | null,
     resources?: PermissionResources<Request> | null,
-    options?: RouteProtectionOptions,
+    options?: RouteProtectionOptions<Request>,
   ): IamCheck
   /** The seed's name for {@link FetchIam.permissionRequired}. */
   tokenRequired: FetchIam['permissionRequired']
@@ -138,43 +125,85 @@ export interface FetchIam {
    * CORS and answers its preflight. Other arguments are passed through.
    */
   protect<Args extends unknown[]>(
-    handler: (request: IamRequest, ...args: Args) => Response | Promise<Response>,
+    handler: Handler<OptionalIamRequest, Args>,
+    permission: RequiredPermission | null | undefined,
+    resources: PermissionResources<Request> | null | undefined,
+    options: ProtectOptions<Args> & { optional: true },
+  ): (request: Request, ...args: Args) => Promise<Response>
+  protect<Args extends unknown[]>(
+    handler: Handler<IamRequest, Args>,
     permission?: RequiredPermission | null,
     resources?: PermissionResources<Request> | null,
     options?: ProtectOptions<Args>,
   ): (request: Request, ...args: Args) => Promise<Response>
   // Otherwise `params` types the other arguments (a handler may leave them out).
-  protect<
-    Args extends unknown[],
-    Handler extends (request: IamRequest, ...args: Args) => Response | Promise<Response>,
-  >(
-    handler: Handler,
+  protect<Args extends unknown[], H extends Handler<IamRequest, Args>>(
+    handler: H,
     permission: RequiredPermission | null | undefined,
     resources: PermissionResources<Request> | null | undefined,
     options: ProtectOptions<Args> & Required<Pick<ProtectOptions<Args>, 'params'>>,
+  ): (request: Request, ...args: Args) => Promise<Response>
+  protect<Args extends unknown[], H extends Handler<OptionalIamRequest, Args>>(
+    handler: H,
+    permission: RequiredPermission | null | undefined,
+    resources: PermissionResources<Request> | null | undefined,
+    options: ProtectOptions<Args> &
+      Required<Pick<ProtectOptions<Args>, 'params'>> & { optional: true },
   ): (request: Request, ...args: Args) => Promise<Response>
   /**
    * Wraps a handler with CORS (Flask's `cors_options`): app-wide values, overridden by `headers`;
    * answers `OPTIONS` itself (200, empty body). Without `headers`, app-wide CORS only.
    */
-  cors<Args extends unknown[]>(
-    handler: (request: Request, ...args: Args) => Response | Promise<Response>,
+  corsOptions<Args extends unknown[]>(
+    handler: Handler<Request, Args>,
     headers?: Readonly<Record<string, CorsHeaderValue>>,
     options?: CorsWrapOptions,
   ): (request: Request, ...args: Args) => Promise<Response>
-  /**
-   * A health (readiness) handler: 200 with a JSON body per resource when the SDK can decide
-   * requests, 503 with the same body when it cannot.
-   */
+  /** A health (readiness) handler: 200 or 503 with a JSON body per resource. */
   healthHandler(): (request?: Request) => Response
   /** Stops the client's background work (when the integration built the client). */
   close(): Promise<void>
 }
 
+function json(status: number, headers: Record<string, string>, body: unknown): Response {
+  // `new Response` rather than `Response.json`: an instance of the current global `Response`,
+  // even where a server replaced it (as @hono/node-server does), so `instanceof` works.
+  return new Response(JSON.stringify(body), {
+    status,
+    headers: { ...headers, 'content-type': 'application/json' },
+  })
+}
+
+/** Sets CORS headers; a response with immutable headers (`fetch`, `Response.redirect`) is copied. */
+function withCors(response: Response, cors: CorsHeaders | undefined, override: boolean): Response {
+  if (cors === undefined) return response
+  const write = (headers: Headers) =>
+    applyCorsHeaders(
+      cors,
+      {
+        has: (name) => headers.has(name),
+        get: (name) => headers.get(name) ?? undefined,
+        set: (name, value) => headers.set(name, value),
+      },
+      override,
+    )
+  try {
+    write(response.headers)
+    return response
+  } catch {
+    const copy = new Response(response.body, response)
+    write(copy.headers)
+    return copy
+  }
+}
+
+const preflightAnswer = (cors: CorsHeaders) =>
+  withCors(new Response(null, { status: 200 }), cors, true)
+
 /**
- * Creates the integration and starts the client (token grant, JWKS, revocation list). Options:
- * the core client's and the HTTP options, then `IAM_*` environment variables, then defaults.
- * Requests that arrive before the start completes wait for it (up to `readyTimeoutMs`).
+ * Creates the integration and starts the client. Options: the core client's and the HTTP
+ * options, then `IAM_*` environment variables, then defaults. Requests that arrive before the
+ * start completes wait for it (up to `readyTimeoutMs`).
  *
  * @example
  * ```ts
@@ -190,14 +219,11 @@ export function createIam(options: IamFetchOptions = {}): FetchIam {
     options: rest,
     env: env ?? (globalThis as { process?: { env?: Record<string, string> } }).process?.env,
   })
-  // A route's CORS policy (from `cors()`), seen by a `protect` inside it, so that both apply the
-  // same merged values and a handler's own headers win, as in Express.
+  // A route's CORS policy (from `corsOptions`), seen by a `protect` inside it, so that both apply
+  // the same merged values and a handler's own headers win, as in Express.
   const routeCors = new WeakMap<Request, CorsPolicy>()
-  const corsOf = (
-    request: Request,
-    route: CorsPolicy | undefined = routeCors.get(request),
-    methods?: readonly string[],
-  ) => {
+  const corsOf = (request: Request, route?: CorsPolicy, methods?: readonly string[]) => {
+    route ??= routeCors.get(request)
     if (route === undefined && protection.options.cors === undefined) return undefined
     const header = (name: string) => request.headers.get(name) ?? undefined
     const info = {
@@ -206,7 +232,7 @@ export function createIam(options: IamFetchOptions = {}): FetchIam {
       requestMethod: header('access-control-request-method'),
       routeMethods: methods ?? (request.method === 'OPTIONS' ? undefined : [request.method]),
     }
-    return route === undefined ? protection.cors(info) : protection.cors(info, route)
+    return protection.cors(info, route)
   }
   // A tagged result: `instanceof Response` is not reliable where a server replaces the global
   // `Response` (as @hono/node-server does), and a Response must never pass for a context.
@@ -215,15 +241,27 @@ export function createIam(options: IamFetchOptions = {}): FetchIam {
     request: Request,
     params: RouteParams | (() => RouteParams | Promise<RouteParams>) | undefined,
     cors: () => CorsHeaders | undefined,
-  ): Promise<{ context: IamRequestContext } | { refusal: Response }> => {
+  ): Promise<{ context: IamRequestContext | undefined } | { refusal: Response }> => {
     try {
       const given = typeof params === 'function' ? await params() : params
-      return { context: await protection.authorize(guard, toHttpRequest(request, given), request) }
+      const http = createHttpRequest({
+        method: request.method,
+        headers: (name) => request.headers.get(name),
+        host: () => request.headers.get('host') ?? URL.parse(request.url)?.host,
+        params: given,
+        path: () => URL.parse(request.url)?.pathname,
+      })
+      return { context: await protection.authorize(guard, http, request) }
     } catch (error) {
-      return { refusal: applyCors(errorResponse(error), cors(), false) }
+      const { status, headers, body } = toHttpErrorResponse(error)
+      return { refusal: withCors(json(status, headers, body), cors(), false) }
     }
   }
-  const permissionRequired: FetchIam['permissionRequired'] = (permission, resources, opts) => {
+  const permissionRequired = (
+    permission?: RequiredPermission | null,
+    resources?: PermissionResources<Request> | null,
+    opts?: RouteProtectionOptions<Request>,
+  ): IamCheck<IamRequestContext | undefined> => {
     const guard = createRouteGuard<Request>(permission, resources, opts)
     return async (request, params) => {
       const result = await authorize(guard, request, params, () => corsOf(request))
@@ -240,58 +278,64 @@ export function createIam(options: IamFetchOptions = {}): FetchIam {
     get options() {
       return protection.options
     },
-    permissionRequired,
-    tokenRequired: permissionRequired,
+    permissionRequired: permissionRequired as FetchIam['permissionRequired'],
+    tokenRequired: permissionRequired as FetchIam['permissionRequired'],
     protect(
-      handler: (request: IamRequest, ...args: unknown[]) => Response | Promise<Response>,
+      handler: Handler<IamRequest, unknown[]>,
       permission?: RequiredPermission | null,
       resources?: PermissionResources<Request> | null,
       opts?: ProtectOptions<unknown[]>,
     ) {
-      const guard = createRouteGuard<Request>(permission, resources, opts)
-      const { params, methods } = opts ?? {}
+      const { params, methods, ...routeOptions } = opts ?? {}
+      const guard = createRouteGuard<Request>(permission, resources, routeOptions)
       if (params !== undefined && typeof params !== 'function') {
         throw new TypeError('protect option params must be a function')
       }
       return async (request: Request, ...args: unknown[]) => {
         const cors = corsOf(request, undefined, methods)
-        if (cors !== undefined && request.method === 'OPTIONS') return preflightResponse(cors)
+        if (cors !== undefined && request.method === 'OPTIONS') return preflightAnswer(cors)
         const found = params && (() => params(request, ...args))
         const result = await authorize(guard, request, found, () => cors)
         if (!('context' in result)) return result.refusal
-        Object.defineProperty(request, 'iam', { value: result.context, configurable: true })
-        return applyCors(await handler(request as IamRequest, ...args), cors, false)
+        if (result.context !== undefined) {
+          Object.defineProperty(request, 'iam', { value: result.context, configurable: true })
+        }
+        return withCors(await handler(request as IamRequest, ...args), cors, false)
       }
     },
-    cors(handler, headers, opts = {}) {
-      const route = headers === undefined ? undefined : parseRouteCors(headers)
-      const preflight = opts.preflight ?? true
-      if (typeof preflight !== 'boolean')
-        throw new TypeError('cors option preflight must be a boolean')
+    corsOptions(handler, headers, opts = {}) {
+      const { policy, preflight } = createRouteCors(headers, opts)
+      const route = headers === undefined ? undefined : policy
       return async (request, ...args) => {
         const cors = corsOf(request, route, opts.methods)
         if (cors === undefined) return handler(request, ...args)
-        const isPreflight = preflight && request.method === 'OPTIONS'
-        if (isPreflight && route !== undefined) return preflightResponse(cors)
+        const answersPreflight = preflight && request.method === 'OPTIONS'
+        if (answersPreflight && route !== undefined) return preflightAnswer(cors)
         if (route !== undefined) routeCors.set(request, route)
         const response = await handler(request, ...args)
-        // App-wide only (e.g. around a whole router): a route's own OPTIONS answer wins; a CORS
-        // preflight to a path served by other methods (405, or `methods` given) is answered here,
-        // as Express does automatically; a path nothing serves stays a 404.
-        if (isPreflight && isUnanswered(request, response, opts.methods !== undefined)) {
+        // App-wide only (around a whole router): the router's own OPTIONS answer wins; a CORS
+        // preflight to a path it serves with other methods (405, or `methods` given) is answered
+        // here, as Express does; a path nothing serves stays a 404.
+        const served =
+          response.status === 405 || (opts.methods !== undefined && response.status === 404)
+        if (
+          answersPreflight &&
+          served &&
+          isPreflight(
+            request.method,
+            request.headers.get('access-control-request-method') ?? undefined,
+          )
+        ) {
           await response.body?.cancel()
-          return preflightResponse(cors)
+          return preflightAnswer(cors)
         }
         // Values the handler set itself win, as in Express (an inner protect used the same policy).
-        return applyCors(response, cors, false)
+        return withCors(response, cors, false)
       }
     },
     healthHandler: () => () => {
       const { status, body } = protection.health()
-      return new Response(JSON.stringify(body), {
-        status,
-        headers: { 'content-type': 'application/json', 'cache-control': 'no-store' },
-      })
+      return json(status, { 'cache-control': 'no-store' }, body)
     },
     close: () => protection.close(),
   }

@@ -41,7 +41,7 @@ function routeHandler(iam: FetchIam, route: RouteSpec): RouteHandler {
   const answer = (request: Request) =>
     Response.json(handlerBody((request as Partial<IamRequest>).iam))
   let handler: RouteHandler
-  if (route.guard === undefined) handler = iam.cors(answer, undefined, { methods })
+  if (route.guard === undefined) handler = iam.corsOptions(answer, undefined, { methods })
   else {
     const resources = routeResources<Request>(
       route.guard.resources,
@@ -54,7 +54,7 @@ function routeHandler(iam: FetchIam, route: RouteSpec): RouteHandler {
     })
   }
   if (route.cors !== undefined) {
-    handler = iam.cors(handler, route.cors.headers, {
+    handler = iam.corsOptions(handler, route.cors.headers, {
       preflight: route.cors.preflight ?? true,
       methods,
     })

@@ -169,18 +169,18 @@ describe('fetch adapter specifics (in process, no server)', () => {
         : new Response('no route', { status: 404 })
     }
     const preflight = { origin: 'https://a.example', 'access-control-request-method': 'PUT' }
-    const route = cors.cors(inner, { 'Access-Control-Allow-Headers': 'Device-Id' })
+    const route = cors.corsOptions(inner, { 'Access-Control-Allow-Headers': 'Device-Id' })
     const answered = await route(request('/x', preflight, 'OPTIONS'))
     assert.deepEqual([answered.status, calls], [200, 0])
     assert.equal(answered.headers.get('access-control-allow-headers'), 'Device-Id')
     assert.match(answered.headers.get('access-control-allow-methods') ?? '', /PUT/)
-    const passOn = cors.cors(
+    const passOn = cors.corsOptions(
       inner,
       { 'Access-Control-Allow-Headers': 'Device-Id' },
       { preflight: false },
     )
     assert.equal((await passOn(request('/own', preflight, 'OPTIONS'))).status, 204)
-    const appWide = cors.cors(inner)
+    const appWide = cors.corsOptions(inner)
     const own = await appWide(request('/own', preflight, 'OPTIONS'))
     assert.equal(own.status, 204)
     assert.equal(own.headers.get('access-control-allow-origin'), 'https://a.example')
@@ -192,7 +192,7 @@ describe('fetch adapter specifics (in process, no server)', () => {
     assert.equal(nothing.status, 404)
     assert.equal(
       (
-        await cors.cors(inner, undefined, { methods: ['GET'] })(
+        await cors.corsOptions(inner, undefined, { methods: ['GET'] })(
           request('/none', preflight, 'OPTIONS'),
         )
       ).status,
@@ -201,7 +201,7 @@ describe('fetch adapter specifics (in process, no server)', () => {
     const notPreflight = await appWide(request('/none', { origin: 'https://a.example' }, 'OPTIONS'))
     assert.equal(notPreflight.status, 404)
     // CORS disabled and no headers: the handler's answer, untouched.
-    const plain = iam.cors(inner)
+    const plain = iam.corsOptions(inner)
     assert.equal((await plain(request('/none', preflight, 'OPTIONS'))).status, 404)
   })
 
@@ -241,7 +241,7 @@ describe('fetch adapter specifics (in process, no server)', () => {
     assert.throws(() => createIam(options({ csrfProtection: 'no' as never })), /csrfProtection/)
     assert.throws(() => iam.permissionRequired({ Action: 'x' } as never), TypeError)
     assert.throws(
-      () => iam.cors(() => new Response(), { 'Access-Control-Allow-Credentials': 'maybe' }),
+      () => iam.corsOptions(() => new Response(), { 'Access-Control-Allow-Credentials': 'maybe' }),
       TypeError,
     )
     assert.throws(
@@ -306,11 +306,11 @@ describe('fetch adapter specifics (in process, no server)', () => {
       corsHeaders: 'X-App',
     })
     await app.ready
-    const plain = app.cors(
+    const plain = app.corsOptions(
       app.protect(() => new Response('ok')),
       { 'Access-Control-Allow-Headers': ['Device-Id'] },
     )
-    const own = app.cors(
+    const own = app.corsOptions(
       app.protect(
         () => new Response('ok', { headers: { 'Access-Control-Allow-Headers': 'Handler-Header' } }),
       ),

@@ -437,7 +437,8 @@ export function runCaseTable(
       scenario = await setupScenario()
     })
     after(async () => {
-      for (const app of apps.values()) await (await app).close()
+      // An app that failed to build must not keep the others (and the emulator) open.
+      await Promise.allSettled([...apps.values()].map(async (app) => (await app).close()))
       await scenario?.close()
     })
     async function shared(profile: ProfileName): Promise<BuiltApp> {

@@ -50,7 +50,7 @@ function cors(
   options?: { preflight?: boolean },
 ): MiddlewareHandler<Env> {
   return async (c, next) =>
-    iam.cors(
+    iam.corsOptions(
       async () => {
         await next()
         return c.res
@@ -100,7 +100,7 @@ async function buildHonoApp(spec: AppSpec): Promise<BuiltApp> {
     if (route.cors === undefined) app.options(route.path, (c) => c.body(null, 405))
   }
   // App-wide CORS (and its preflights) around the whole app.
-  const server = await listen(iam.cors(app.fetch))
+  const server = await listen(iam.corsOptions(app.fetch))
   return {
     url: server.url,
     ready: iam.ready,

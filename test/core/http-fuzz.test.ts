@@ -97,7 +97,7 @@ describe('fuzz: the pipeline only ever throws IamErrors', () => {
           try {
             const ctx = await authorizeRequest(client, options[i]!, guard, request, undefined)
             // Passing requires the one good token and the one allowed user.
-            assert.equal(ctx.token, GOOD)
+            assert.equal(ctx?.token, GOOD)
             assert.equal(userId, 'u1')
           } catch (error) {
             assert.ok(error instanceof IamError, `non-IamError: ${String(error)}`)

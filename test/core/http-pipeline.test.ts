@@ -83,6 +83,7 @@ describe('authorizeRequest', () => {
   test('header token, no permission: context returned', async () => {
     const { client } = fakeClient({})
     const ctx = await run(client, { authorization: `Bearer ${JWT}` })
+    assert.ok(ctx)
     assert.equal(ctx.token, JWT)
     assert.equal(ctx.tokenLocation, 'header')
     assert.equal(ctx.claims.sub, 'u1')

@@ -281,3 +281,65 @@ export function mergeVary(existing: string | undefined, vary: readonly string[])
   }
   return items.join(', ')
 }
+
+/** Options of a route's CORS (`corsOptions(headers, options)` on every adapter). */
+export interface CorsRouteOptions {
+  /** Answer `OPTIONS` requests (200, empty body) without running anything after. Default true. */
+  preflight?: boolean
+}
+
+/** A route's CORS, validated once at route definition by {@link createRouteCors}. */
+export interface RouteCors {
+  /** The route's policy (overrides the app-wide one field by field). */
+  readonly policy: CorsPolicy
+  /** Whether the route answers `OPTIONS` itself. */
+  readonly preflight: boolean
+}
+
+/**
+ * Validates a route's CORS headers and options (a `TypeError` names the bad one).
+ *
+ * @example
+ * ```ts
+ * const cors = createRouteCors({ 'Access-Control-Allow-Headers': ['Device-Id'] }, { preflight: true })
+ * ```
+ */
+export function createRouteCors(
+  headers?: Readonly<Record<string, CorsHeaderValue>>,
+  options: CorsRouteOptions = {},
+): RouteCors {
+  const preflight = options.preflight ?? true
+  if (typeof preflight !== 'boolean') {
+    throw new TypeError('corsOptions option preflight must be a boolean')
+  }
+  return Object.freeze({ policy: parseRouteCors(headers), preflight })
+}
+
+/** True for a CORS preflight: `OPTIONS` with `Access-Control-Request-Method`. */
+export function isPreflight(method: string, requestMethod: string | undefined): boolean {
+  return method === 'OPTIONS' && requestMethod !== undefined && requestMethod !== ''
+}
+
+/** Where CORS headers are written: a framework's response, reply or `Headers`. */
+export interface HeaderSink {
+  has(name: string): boolean
+  get(name: string): string | undefined
+  set(name: string, value: string): void
+}
+
+/**
+ * Writes CORS headers into a response (`override`: a route's values replace those already set;
+ * otherwise a handler's own win) and merges `Vary`.
+ *
+ * @example
+ * ```ts
+ * applyCorsHeaders(cors, { has: (n) => res.hasHeader(n), get: (n) => res.getHeader(n)?.toString(),
+ *   set: (n, v) => res.setHeader(n, v) }, false)
+ * ```
+ */
+export function applyCorsHeaders(cors: CorsHeaders, sink: HeaderSink, override: boolean): void {
+  for (const name in cors.headers) {
+    if (override || !sink.has(name)) sink.set(name, cors.headers[name] as string)
+  }
+  if (cors.vary.length > 0) sink.set('Vary', mergeVary(sink.get('vary'), cors.vary))
+}

@@ -2,6 +2,7 @@
  * The request pipeline of a protected route (docs/iam-wire-protocol.md#53-request-pipeline): extract the token,
  * validate it, check CSRF for cookie tokens, check the subdomain namespace, check the permission.
  */
+import { nearestName } from '../config-check.js'
 import { IamError, isIamError } from '../errors.js'
 import { normalizeRequiredPermission } from '../permission.js'
 import type { PermissionDecision } from '../permission.js'
@@ -39,10 +40,25 @@ export type PermissionResources<Req> =
   | Readonly<Record<string, string>>
   | ((req: Req) => Readonly<Record<string, unknown>> | Promise<Readonly<Record<string, unknown>>>)
 
-/** Per-route options of `permissionRequired`. */
-export interface RouteProtectionOptions {
+/** An extra check of a route: `false` refuses with 403 `ERR_IAM_CHECK_REFUSED`. */
+export type RouteCheck<Req> = (claims: JwtClaims, request: Req) => boolean | Promise<boolean>
+
+/** Per-route options of `permissionRequired` (every adapter). */
+export interface RouteProtectionOptions<Req = unknown> {
   /** Overrides `csrfProtection` for this route. */
   csrfProtect?: boolean
+  /**
+   * No token: the handler runs unauthenticated (the context is absent). A token that is there
+   * must still be valid (401 otherwise) and pass every other check. Default `false`.
+   */
+  optional?: boolean
+  /**
+   * Scopes the token's `scope` claim must all contain; otherwise 403
+   * `ERR_IAM_INSUFFICIENT_SCOPE` with `scope="…"` in `WWW-Authenticate`.
+   */
+  scopes?: readonly string[]
+  /** Runs after the other checks; `false` is 403 `ERR_IAM_CHECK_REFUSED`. */
+  check?: RouteCheck<Req>
 }
 
 /** A validated route protection, built once per route by {@link createRouteGuard}. */
@@ -51,9 +67,21 @@ export interface RouteGuard<Req> {
   readonly permission: { readonly resource: string; readonly action: number } | undefined
   readonly resources: PermissionResources<Req> | undefined
   readonly csrfProtect: boolean | undefined
+  readonly optional: boolean
+  readonly scopes: readonly string[] | undefined
+  readonly check: RouteCheck<Req> | undefined
 }
 
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/
+
 const PLACEHOLDER_RE = /\{[^{}]*\}/g
+
+const ROUTE_OPTION_NAMES: readonly string[] = ['csrfProtect', 'optional', 'scopes', 'check']
+
+function nearestSuggestion(key: string): string {
+  const near = nearestName(key, ROUTE_OPTION_NAMES)
+  return near === undefined ? '' : `; did you mean "${near}"?`
+}
 
 /**
  * Validates the arguments of `permissionRequired(permission, resources, options)` once, at
@@ -71,7 +99,7 @@ const PLACEHOLDER_RE = /\{[^{}]*\}/g
 export function createRouteGuard<Req>(
   permission?: RequiredPermission | null,
   resources?: PermissionResources<Req> | null,
-  options?: RouteProtectionOptions | null,
+  options?: RouteProtectionOptions<Req> | null,
 ): RouteGuard<Req> {
   let normalized: { resource: string; action: number } | undefined
   if (permission !== undefined && permission !== null) {
@@ -102,14 +130,41 @@ export function createRouteGuard<Req>(
   if (options !== undefined && options !== null) {
     if (typeof options !== 'object')
       throw new TypeError('permissionRequired(options) must be an object')
-    if (options.csrfProtect !== undefined && typeof options.csrfProtect !== 'boolean') {
-      throw new TypeError('permissionRequired option csrfProtect must be a boolean')
+    for (const key of Object.keys(options)) {
+      if (
+        !ROUTE_OPTION_NAMES.includes(key) &&
+        (options as Record<string, unknown>)[key] !== undefined
+      ) {
+        throw new TypeError(
+          `permissionRequired option "${key}" is unknown${nearestSuggestion(key)}`,
+        )
+      }
+    }
+    for (const name of ['csrfProtect', 'optional'] as const) {
+      if (options[name] !== undefined && typeof options[name] !== 'boolean') {
+        throw new TypeError(`permissionRequired option ${name} must be a boolean`)
+      }
+    }
+    if (
+      options.scopes !== undefined &&
+      (!Array.isArray(options.scopes) ||
+        !options.scopes.every((x) => typeof x === 'string' && SCOPE_TOKEN.test(x)))
+    ) {
+      throw new TypeError(
+        'permissionRequired option scopes must be an array of scope names (no spaces or quotes)',
+      )
+    }
+    if (options.check !== undefined && typeof options.check !== 'function') {
+      throw new TypeError('permissionRequired option check must be a function')
     }
   }
   return Object.freeze({
     permission: normalized === undefined ? undefined : Object.freeze(normalized),
     resources: resources ?? undefined,
     csrfProtect: options?.csrfProtect,
+    optional: options?.optional ?? false,
+    scopes: options?.scopes === undefined ? undefined : Object.freeze([...options.scopes]),
+    check: options?.check,
   })
 }
 
@@ -212,9 +267,10 @@ async function verifyCsrf(
 }
 
 /**
- * Runs the whole pipeline for one request and returns the validated context, or throws an
- * {@link IamError} (token: 401 / 20001, CSRF: 401 / 20023, subdomain: 404 / 20030, permission:
- * 403 / 20013, malformed permission: 500 / 20000, IAM unreachable: 503).
+ * Runs the whole pipeline for one request and returns the validated context (`undefined` for an
+ * optional route without a token), or throws an {@link IamError} (token: 401 / 20001, CSRF:
+ * 401 / 20023, subdomain: 404 / 20030, scopes, permission, check: 403 / 20013, malformed
+ * permission: 500 / 20000, IAM unreachable: 503).
  *
  * @example
  * ```ts
@@ -229,8 +285,16 @@ export async function authorizeRequest<Req>(
   request: HttpRequest,
   frameworkRequest: Req,
   authorizeOptions?: AuthorizeOptions,
-): Promise<IamRequestContext> {
-  const { token, location } = extractToken(request, options)
+): Promise<IamRequestContext | undefined> {
+  let extracted: ReturnType<typeof extractToken>
+  try {
+    extracted = extractToken(request, options)
+  } catch (error) {
+    // An optional route runs unauthenticated when there is no token at all.
+    if (guard.optional && isIamError(error, 'ERR_IAM_TOKEN_MISSING')) return undefined
+    throw error
+  }
+  const { token, location } = extracted
   let claims: JwtClaims
   try {
     claims = await client.validateAndParseClaims(token)
@@ -257,6 +321,17 @@ export async function authorizeRequest<Req>(
       throw new IamError('ERR_IAM_SUBDOMAIN_MISMATCH', 'Subdomain mismatch')
     }
   }
+  if (guard.scopes !== undefined) {
+    const granted = typeof claims.scope === 'string' ? claims.scope.split(' ') : []
+    const missing = guard.scopes.filter((scope) => !granted.includes(scope))
+    if (missing.length > 0) {
+      throw new IamError(
+        'ERR_IAM_INSUFFICIENT_SCOPE',
+        `token lacks scope(s) ${missing.join(' ')}`,
+        { details: { scopes: guard.scopes, missing } },
+      )
+    }
+  }
   if (guard.permission !== undefined) {
     const given =
       typeof guard.resources === 'function'
@@ -272,6 +347,9 @@ export async function authorizeRequest<Req>(
           : undefined
       throw forbidden({ required, ...(explanation === undefined ? {} : { explanation }) })
     }
+  }
+  if (guard.check !== undefined && (await guard.check(claims, frameworkRequest)) !== true) {
+    throw new IamError('ERR_IAM_CHECK_REFUSED', "the route's check refused the token")
   }
   return Object.freeze({ claims, token, tokenLocation: location })
 }

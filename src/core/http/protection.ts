@@ -64,6 +64,15 @@ const CORS_WARNING =
 
 const EXPLAIN = Object.freeze({ explainRefusals: true })
 
+function hasToken(request: HttpRequest, options: ResolvedHttpProtectionOptions): boolean {
+  try {
+    extractToken(request, options)
+    return true
+  } catch (error) {
+    return !isIamError(error, 'ERR_IAM_TOKEN_MISSING')
+  }
+}
+
 /** Every key an integration's options object may have. */
 const KNOWN_OPTION_NAMES: readonly string[] = Object.freeze([
   ...CLIENT_OPTION_NAMES,
@@ -222,16 +231,21 @@ export class HttpProtection {
   }
 
   /**
-   * Authorizes one request: waits for readiness (bounded), then runs the pipeline. Throws an
-   * `IamError` for every refusal.
+   * Authorizes one request: waits for readiness (bounded), then runs the pipeline. Resolves with
+   * the validated context (`undefined` on an optional route without a token); throws an
+   * `IamError` for every refusal, and turns anything else thrown inside into `ERR_IAM_INTERNAL`.
    */
   async authorize<Req>(
     guard: RouteGuard<Req>,
     request: HttpRequest,
     frameworkRequest: Req,
-  ): Promise<IamRequestContext> {
+  ): Promise<IamRequestContext | undefined> {
     try {
       if (this.#closed) throw new IamError('ERR_IAM_CLOSED', 'the IAM integration was closed')
+      // An optional route serves a request without a token even while the IAM is not ready.
+      if (guard.optional && !this.readiness.isReady && !hasToken(request, this.options)) {
+        return undefined
+      }
       if (!this.readiness.isReady) await this.readiness.wait()
       const explainRefusals = this.#debugEnabled()
       const context = await authorizeRequest(
