@@ -15,6 +15,7 @@ import {
   type PermissionDecision,
   type PermissionSources,
 } from './permission.js'
+import { readWirePermission } from './permission/fields.js'
 import { RemoteResource, type ResourceHealth } from './remote-resource.js'
 import { parseRevocationList, type RevocationList } from './revocation-list.js'
 import { TokenVerifier } from './token-verifier.js'
@@ -659,25 +660,14 @@ function readPermissions(endpoint: string, body: unknown): readonly WirePermissi
   }
   const out: WirePermission[] = []
   for (const item of list as unknown[]) {
-    const p = item as Record<string, unknown> | null
-    const resource = p?.resource ?? p?.Resource
-    const action = p?.action ?? p?.Action
-    if (typeof resource !== 'string' || typeof action !== 'number') {
+    const permission = readWirePermission(item)
+    if (permission === undefined) {
       throw new IamError(
         'ERR_IAM_BAD_RESPONSE',
         `IAM ${endpoint}: a permission lacks resource or action`,
       )
     }
-    const permission: WirePermission = { resource, action }
-    const schedAction = p?.schedAction ?? p?.SchedAction
-    const schedCron = p?.schedCron ?? p?.SchedCron
-    const schedRange = p?.schedRange ?? p?.SchedRange
-    if (typeof schedAction === 'number') permission.schedAction = schedAction
-    if (typeof schedCron === 'string' && schedCron !== '') permission.schedCron = schedCron
-    if (Array.isArray(schedRange) && schedRange.length > 0) {
-      permission.schedRange = schedRange.filter((s): s is string => typeof s === 'string')
-    }
-    out.push(Object.freeze(permission))
+    out.push(permission)
   }
   return Object.freeze(out)
 }
