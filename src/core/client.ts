@@ -16,6 +16,12 @@ import {
   type PermissionSources,
 } from './permission.js'
 import { readWirePermission } from './permission/fields.js'
+import {
+  snapshotKeySet,
+  snapshotRevocationList,
+  type KeySetSnapshot,
+  type RevocationListSnapshot,
+} from './inspect.js'
 import { RemoteResource, type ResourceHealth } from './remote-resource.js'
 import { parseRevocationList, type RevocationList } from './revocation-list.js'
 import { TokenVerifier } from './token-verifier.js'
@@ -597,6 +603,40 @@ export class IamClient {
     ]) {
       c.clear()
     }
+  }
+
+  // ---------------------------------------------------------------- inspection (read-only)
+
+  /**
+   * The JWKS this client validates tokens with: key IDs, declared algorithm, modulus size.
+   * A frozen copy; `undefined` until the first load ({@link startLocalValidation}).
+   *
+   * @example
+   * ```ts
+   * await iam.startLocalValidation()
+   * for (const key of iam.keySetSnapshot()?.keys ?? []) console.log(key.kid, key.alg, key.modulusBits)
+   * ```
+   */
+  keySetSnapshot(): KeySetSnapshot | undefined {
+    const keys = this.#jwks.value
+    return keys === undefined ? undefined : snapshotKeySet(keys)
+  }
+
+  /**
+   * The revocation list this client checks tokens against: filter size and false-positive rate,
+   * revoked users, and a copy of the filter to test tokens with. A frozen copy; `undefined` until
+   * the first load ({@link startLocalValidation}).
+   *
+   * @example
+   * ```ts
+   * await iam.startLocalValidation()
+   * const list = iam.revocationListSnapshot()
+   * list?.filter.mightContain(token) // true: revoked (or a false positive)
+   * ```
+   */
+  revocationListSnapshot(): RevocationListSnapshot | undefined {
+    const list = this.#revocation.value
+    return list === undefined ? undefined : snapshotRevocationList(list)
   }
 
   // ---------------------------------------------------------------- internals

@@ -5,9 +5,19 @@ import { createPublicKey, type KeyObject } from 'node:crypto'
 import { IamError } from './errors.js'
 import type { IamLogger } from './options.js'
 
+/** What a JWK declares beside its key material (informational: `algorithms` decides). */
+export interface KeyDeclaration {
+  /** The JWK's `alg`, when it has one. */
+  readonly alg: string | undefined
+  /** The JWK's `use`, when it has one. */
+  readonly use: string | undefined
+}
+
 /** Verification keys by `kid`, plus a fingerprint that changes whenever the set changes. */
 export interface KeySet {
   readonly keys: ReadonlyMap<string, KeyObject>
+  /** The `alg` and `use` each key's JWK declared, by `kid`. */
+  readonly declarations: ReadonlyMap<string, KeyDeclaration>
   readonly fingerprint: string
 }
 
@@ -24,10 +34,11 @@ export function parseJwks(body: unknown, logger?: IamLogger): KeySet {
     throw new IamError('ERR_IAM_BAD_RESPONSE', 'IAM jwks: body has no "keys" array')
   }
   const keys = new Map<string, KeyObject>()
+  const declarations = new Map<string, KeyDeclaration>()
   const parts: string[] = []
   for (const jwk of list as unknown[]) {
     if (jwk === null || typeof jwk !== 'object') continue
-    const { kty, kid, use, n, e } = jwk as Record<string, unknown>
+    const { kty, kid, use, n, e, alg } = jwk as Record<string, unknown>
     if (kty !== 'RSA' || (use !== undefined && use !== 'sig')) continue
     if (typeof kid !== 'string' || kid === '' || typeof n !== 'string' || typeof e !== 'string') {
       logger?.warn?.('IAM jwks: skipping an RSA key without kid, n or e')
@@ -44,7 +55,9 @@ export function parseJwks(body: unknown, logger?: IamLogger): KeySet {
         format: 'jwk',
       })
       keys.set(kid, key)
-      parts.push(`${kid}.${n}.${e}`)
+      const declared = typeof alg === 'string' ? alg : undefined
+      declarations.set(kid, Object.freeze({ alg: declared, use: use as string | undefined }))
+      parts.push(`${kid}.${n}.${e}.${declared ?? ''}`)
     } catch (error) {
       logger?.warn?.(`IAM jwks: skipping key ${kid}: ${(error as Error).message}`)
     }
@@ -52,5 +65,5 @@ export function parseJwks(body: unknown, logger?: IamLogger): KeySet {
   if (keys.size === 0) {
     throw new IamError('ERR_IAM_BAD_RESPONSE', 'IAM jwks: no usable RSA signing key')
   }
-  return { keys, fingerprint: parts.sort().join('|') }
+  return { keys, declarations, fingerprint: parts.sort().join('|') }
 }
