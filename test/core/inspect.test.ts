@@ -131,7 +131,7 @@ describe('client snapshots and explanations', () => {
       `REFUSED "NAMESPACE:${NS}:USER:u-explained" action ${formatAction(Action.Update)}`,
     )
     assert.equal(lines.filter((l) => /^ {2}\d+\. /.test(l)).length, 4)
-    assert.ok(lines.includes('Missing: none of the 2 grant(s) looked at covers it.'))
+    assert.ok(lines.includes('Missing: none of the 2 grants looked at covers it.'))
     assert.ok(
       lines.includes('  Nearest: step 4 covers the resource but its action lacks 4 (UPDATE).'),
     )

@@ -244,6 +244,7 @@ export async function explainGrants(
     let message = `${describeSource(source, roleId, namespace, roleOverrideNamespace)} #${i} ${JSON.stringify(g)} action ${formatAction(plain)}`
     if (scheduled)
       message += `, schedule active: SchedAction ${formatAction(grantedAction)} replaces it`
+    else if (hasSchedule(p)) message += ', schedule not active'
     message += `: ${describeResourceCheck(check)}`
     message += actionOk
       ? '; action has the required bits'
@@ -272,8 +273,8 @@ export async function explainGrants(
   return -1
 }
 
-function describeGrant(g: PermissionGrant): string {
-  return `${describeSource(g.source, g.roleId, g.namespace)} #${g.index} ${JSON.stringify(g.resource)} action ${formatAction(g.action)}`
+function describeGrant(g: PermissionGrant, roleOverrideNamespace: string | undefined): string {
+  return `${describeSource(g.source, g.roleId, g.namespace, roleOverrideNamespace)} #${g.index} ${JSON.stringify(g.resource)} action ${formatAction(g.action)}`
 }
 
 const PLACEHOLDER = /\{[^{}:]*\}/g
@@ -301,7 +302,12 @@ export function formatPermissionDecision(decision: PermissionDecision): string[]
       ? 'the required permission'
       : `${JSON.stringify(required.substitutedResource)} action ${formatAction(required.action)}`
   const lines = [`${decision.allowed ? 'ALLOWED' : 'REFUSED'} ${what}`]
-  if (decision.grant !== undefined) lines.push(`  granted by ${describeGrant(decision.grant)}`)
+  if (decision.grant !== undefined) {
+    // The allowing step, when explained, also knows the role override the grant came from.
+    const last = steps.at(-1)
+    const override = last?.kind === 'grant' ? last.roleOverrideNamespace : undefined
+    lines.push(`  granted by ${describeGrant(decision.grant, override)}`)
+  }
   if (steps.length === 0) {
     lines.push('  (no steps recorded: explain with IamClient.explainPermission)')
     return lines
@@ -316,7 +322,11 @@ export function formatPermissionDecision(decision: PermissionDecision): string[]
       'Missing: the token carries no permission to compare (no permissions, and no role with any).',
     )
   } else {
-    lines.push(`Missing: none of the ${grants.length} grant(s) looked at covers it.`)
+    lines.push(
+      grants.length === 1
+        ? 'Missing: the one grant looked at does not cover it.'
+        : `Missing: none of the ${grants.length} grants looked at covers it.`,
+    )
   }
   lines.push(
     `  Needed: a permission whose resource covers ${resource} with action ${formatAction(required.action)}, in the token or in one of its roles.`,
