@@ -16,7 +16,7 @@ import {
 } from '../index.js'
 import { EXIT, UsageError } from './args.js'
 import { DecodeError, decodeToken, type DecodedToken } from './decode.js'
-import { causeLine, claimTime, relative, utc } from './text.js'
+import { causeLine, claimTime, probability, relative, utc } from './text.js'
 
 /** What a command produced. */
 export interface Outcome {
@@ -147,7 +147,7 @@ function refusalDetails(
     case 'ERR_IAM_TOKEN_REVOKED': {
       const rate = client.revocationListSnapshot()?.revokedTokens.falsePositiveRate ?? 0
       return [
-        `the token is in the revocation list's filter of revoked tokens (false-positive rate ${rate.toExponential(2)})`,
+        `the token is in the revocation list's filter of revoked tokens (false-positive rate ${probability(rate)})`,
       ]
     }
     case 'ERR_IAM_TOKEN_MALFORMED':
@@ -300,7 +300,7 @@ export function revocationList(
     const lines = [
       `Revocation list of ${client.options.baseUrl}`,
       `  revoked tokens   a bloom filter of ${f.bits} bits, ${f.hashFunctions} hash functions, ${f.bitsSet} bits set: about ${f.approximateTokens} token(s)`,
-      `                   false-positive rate ${f.falsePositiveRate.toExponential(2)} (a token never revoked reported as revoked)`,
+      `                   false-positive rate ${probability(f.falsePositiveRate)} (a token never revoked reported as revoked)`,
       `  revoked users    ${snapshot.revokedUsers.length}`,
       ...snapshot.revokedUsers.map(
         (u) => `    ${u.userId}  revoked ${utc(u.revokedAtMs)} (${relative(u.revokedAtMs, now)})`,
@@ -322,7 +322,7 @@ export function revocationList(
       revoked ||= inFilter || userRevoked
       lines.push(
         inFilter
-          ? `Token: REVOKED - in the filter (or a false positive, probability ${f.falsePositiveRate.toExponential(2)})`
+          ? `Token: REVOKED - in the filter (or a false positive, probability ${probability(f.falsePositiveRate)})`
           : 'Token: not in the filter of revoked tokens',
       )
       if (sub !== undefined) {

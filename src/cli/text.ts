@@ -95,3 +95,15 @@ export function causeLine(error: unknown): string {
 export function shellQuote(value: string): string {
   return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`
 }
+
+/**
+ * A probability in scientific notation, `0` for zero.
+ *
+ * @example
+ * ```ts
+ * probability(2.61e-32) // '2.61e-32'
+ * ```
+ */
+export function probability(p: number): string {
+  return p === 0 ? '0' : p.toExponential(2)
+}

@@ -355,7 +355,7 @@ describe('iam-node-sdk CLI (child process, against the emulator)', { concurrency
       const text = await cli(['revocation-list'], { env })
       assert.equal(text.code, 0, text.stderr)
       assert.match(text.stdout, /a bloom filter of \d+ bits, \d+ hash functions/)
-      assert.match(text.stdout, /false-positive rate \d\.\d\de[-+]\d+/)
+      assert.match(text.stdout, /false-positive rate (0|\d\.\d\de[-+]\d+) /)
       assert.match(text.stdout, /\n {4}u-listed {2}revoked \d{4}-/)
       const out = json(await cli(['revocation-list', '--json'], { env }))
       assert.ok(out.revokedTokens.bits > 0)
