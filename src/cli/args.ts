@@ -85,7 +85,14 @@ export interface Invocation {
   }
 }
 
-/** Parses argv (without `node` and the script). Throws {@link UsageError}. */
+/**
+ * Parses argv (without `node` and the script). Throws {@link UsageError}.
+ *
+ * @example
+ * ```ts
+ * parseCommandLine(['check', '-', '-p', 'NAMESPACE:ns:USER:u1:READ', '--json']).command // 'check'
+ * ```
+ */
 export function parseCommandLine(argv: readonly string[]): Invocation {
   let parsed
   try {
@@ -138,6 +145,11 @@ const stderrLogger: IamLogger = {
 /**
  * Client options from the flags, then `IAM_*` environment variables (`optionsFromEnv`).
  * Throws {@link UsageError} naming what is missing or bad.
+ *
+ * @example
+ * ```ts
+ * new IamClient(clientOptions(parseCommandLine(argv), process.env))
+ * ```
  */
 export function clientOptions(
   invocation: Invocation,
@@ -183,6 +195,11 @@ const ACTION_BITS: Readonly<Record<string, number>> = Object.freeze({
 /**
  * An action as a number (`6`) or bit names (`READ`, `READ|UPDATE`, `read,update`, `READ+UPDATE`).
  * Throws {@link UsageError}.
+ *
+ * @example
+ * ```ts
+ * parseAction('READ|UPDATE') // 6
+ * ```
  */
 export function parseAction(text: string): number {
   const trimmed = text.trim()
@@ -208,6 +225,12 @@ export function parseAction(text: string): number {
 /**
  * `--permission RESOURCE:ACTION` (ACTION is the last `:` section), or `--permission RESOURCE`
  * with `--action ACTION`. Throws {@link UsageError}.
+ *
+ * @example
+ * ```ts
+ * parsePermission('NAMESPACE:{namespace}:USER:{userId}:UPDATE', undefined)
+ * // { resource: 'NAMESPACE:{namespace}:USER:{userId}', action: 4 }
+ * ```
  */
 export function parsePermission(
   permission: string | undefined,
@@ -239,6 +262,11 @@ export function parsePermission(
 /**
  * `--resource '{name}=value'` (or `name=value`) values as a placeholder map. Throws
  * {@link UsageError}.
+ *
+ * @example
+ * ```ts
+ * parseResources(['{namespace}=ns', 'userId=u1']) // { '{namespace}': 'ns', '{userId}': 'u1' }
+ * ```
  */
 export function parseResources(entries: readonly string[]): Record<string, string> {
   const out: Record<string, string> = {}

@@ -205,7 +205,14 @@ function tokenSummary(claims: JwtClaims, now: number): string[] {
   ]
 }
 
-/** `verify <token>`: full local validation. */
+/**
+ * `verify <token>`: full local validation.
+ *
+ * @example
+ * ```ts
+ * verify(clientOptions(invocation, env), token, Date.now())
+ * ```
+ */
 export function verify(options: IamClientOptions, token: string, now: number): Promise<Outcome> {
   return withClient(options, async (client) => {
     const v = await validate(client, token, now)
@@ -233,7 +240,14 @@ export function verify(options: IamClientOptions, token: string, now: number): P
   })
 }
 
-/** `check <token> --permission …`: the decision and every grant looked at. */
+/**
+ * `check <token> --permission …`: the decision and every grant looked at.
+ *
+ * @example
+ * ```ts
+ * check(options, token, { resource: 'NAMESPACE:ns:USER:u1', action: 4 }, {}, Date.now())
+ * ```
+ */
 export function check(
   options: IamClientOptions,
   token: string,
@@ -286,7 +300,14 @@ export function check(
   })
 }
 
-/** `revocation-list [--token T] [--user U]`: the list, and membership tests. */
+/**
+ * `revocation-list [--token T] [--user U]`: the list, and membership tests.
+ *
+ * @example
+ * ```ts
+ * revocationList(options, undefined, ['user-7'], Date.now())
+ * ```
+ */
 export function revocationList(
   options: IamClientOptions,
   token: string | undefined,
@@ -350,7 +371,14 @@ export function revocationList(
   })
 }
 
-/** `jwks`: the keys the IAM signs tokens with. */
+/**
+ * `jwks`: the keys the IAM signs tokens with.
+ *
+ * @example
+ * ```ts
+ * (await jwks(options)).lines
+ * ```
+ */
 export function jwks(options: IamClientOptions): Promise<Outcome> {
   return withClient(options, async (client) => {
     await client.startLocalValidation()

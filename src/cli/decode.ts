@@ -48,6 +48,11 @@ function part(segment: string | undefined, what: string): Record<string, unknown
 /**
  * Takes a compact JWS apart without verifying anything. Throws {@link DecodeError} when it is not
  * three base64url parts with JSON header and payload.
+ *
+ * @example
+ * ```ts
+ * const { header, payload, problems } = decodeToken(token)
+ * ```
  */
 export function decodeToken(token: string): DecodedToken {
   const parts = token.split('.')
@@ -74,7 +79,14 @@ const FLAGS: readonly [number, string][] = [
   [4, 'anonymous'],
 ]
 
-/** The `jflgs` bits by name. */
+/**
+ * The `jflgs` bits by name.
+ *
+ * @example
+ * ```ts
+ * describeFlags(5).text // '5 (email verified: yes, phone verified: no, anonymous: yes)'
+ * ```
+ */
 export function describeFlags(jflgs: unknown): {
   emailVerified: boolean
   phoneVerified: boolean
@@ -100,7 +112,7 @@ function str(value: unknown): string {
 }
 
 /** A permission on one line: resource, action by name, schedule. */
-export function describePermission(p: ClaimPermission): string {
+function describePermission(p: ClaimPermission): string {
   let text = `${p.Resource}  action ${formatAction(p.Action)}`
   const sched = formatAction(p.SchedAction ?? 0)
   if (p.SchedCron !== undefined && p.SchedCron !== '') {
@@ -147,7 +159,7 @@ const SHOWN = [
 ]
 
 /** A token's claims as `name  value` lines, times, flags, permissions and bans spelled out. */
-export function describeClaims(decoded: DecodedToken, now: number): string[] {
+function describeClaims(decoded: DecodedToken, now: number): string[] {
   const { payload } = decoded
   const lines: string[] = []
   const row = (name: string, value: string) => lines.push(`  ${name.padEnd(16)} ${value}`)
@@ -199,7 +211,14 @@ function timeJson(seconds: unknown, now: number) {
   return { epochSeconds: seconds, utc: new Date(ms).toISOString(), relative: relative(ms, now) }
 }
 
-/** The `--json` form of a decoded token. */
+/**
+ * The `--json` form of a decoded token.
+ *
+ * @example
+ * ```ts
+ * JSON.stringify(decodedJson(decodeToken(token), Date.now()))
+ * ```
+ */
 export function decodedJson(decoded: DecodedToken, now: number) {
   const { header, payload } = decoded
   const exp = typeof payload.exp === 'number' ? payload.exp * 1000 : undefined
@@ -224,7 +243,14 @@ export function decodedJson(decoded: DecodedToken, now: number) {
   }
 }
 
-/** The text form of a decoded token. */
+/**
+ * The text form of a decoded token.
+ *
+ * @example
+ * ```ts
+ * console.log(decodedText(decodeToken(token), Date.now()).join('\n'))
+ * ```
+ */
 export function decodedText(decoded: DecodedToken, now: number): string[] {
   const lines = [
     'DECODED ONLY - NOTHING WAS VERIFIED (signature, expiry, key and revocation unchecked; use "verify")',

@@ -144,7 +144,14 @@ function fail(
   return exitCode
 }
 
-/** Runs the CLI; resolves with the exit code. Never throws. */
+/**
+ * Runs the CLI; resolves with the exit code. Never throws.
+ *
+ * @example
+ * ```ts
+ * process.exitCode = await main(process.argv.slice(2), { stdout, stderr, readStdin, env, now: Date.now })
+ * ```
+ */
 export async function main(argv: readonly string[], io: CliIo): Promise<number> {
   // Known before parsing, so that even a usage error comes out as JSON.
   const json = argv.includes('--json')

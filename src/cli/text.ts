@@ -58,7 +58,15 @@ export function relative(ms: number, now: number): string {
   return delta > 0 ? `in ${duration(delta)}` : `${duration(delta)} ago`
 }
 
-/** A JWT time claim (seconds) described, with a verb for the future and one for the past. */
+/**
+ * A JWT time claim (seconds) in UTC and relative to now, with a verb for the future and one for
+ * the past; `undefined` when it is not a number.
+ *
+ * @example
+ * ```ts
+ * claimTime(claims.exp, Date.now(), 'expires', 'expired') // '2025-01-31 12:00:00 UTC (expires in 54 min)'
+ * ```
+ */
 export function claimTime(
   seconds: unknown,
   now: number,
@@ -77,7 +85,14 @@ export function claimTime(
   return `${utc(ms)} (${phrase})`
 }
 
-/** The codes and messages along an error's `cause` chain, on one line. */
+/**
+ * The codes and messages along an error's `cause` chain, on one line.
+ *
+ * @example
+ * ```ts
+ * causeLine(error) // 'IAM jwks could not be reached (fetch failed) within 5000 ms <- fetch failed <- ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:4399'
+ * ```
+ */
 export function causeLine(error: unknown): string {
   const parts: string[] = []
   let current: unknown = error
@@ -89,11 +104,6 @@ export function causeLine(error: unknown): string {
   }
   if (parts.length === 0) parts.push(String(error))
   return parts.join(' <- ')
-}
-
-/** Shell-quotes a value when it needs it (for suggested command lines). */
-export function shellQuote(value: string): string {
-  return /^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`
 }
 
 /**

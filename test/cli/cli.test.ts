@@ -423,6 +423,21 @@ describe('iam-node-sdk CLI (child process, against the emulator)', { concurrency
       }
     })
 
+    it('exits 3 when the client may not read the roles a decision needs', async () => {
+      const roleId = await iam.createRole({ permissions: [{ resource: 'X', action: 2 }] })
+      const token = await iam.issueUserToken({ roles: [roleId] })
+      const weak = await iam.createClient({ namespace: NS, permissions: [] })
+      const run = await cli(
+        ['check', token, '-p', 'X:2', '--json'].concat(
+          ['--base-url', iam.baseUrl, '--client-id', weak.clientId],
+          ['--client-secret', weak.clientSecret],
+        ),
+      )
+      assert.equal(run.code, 3, run.stdout)
+      assert.equal(json(run).error.code, 'ERR_IAM_CLIENT_FORBIDDEN')
+      assert.match(json(run).error.message, /ADMIN:ROLE/)
+    })
+
     it('usage errors exit 2, as JSON with --json; --help exits 0', async () => {
       for (const args of [
         [],

@@ -26,14 +26,28 @@ interface AnyCase {
   readonly SchedRange?: unknown
 }
 
-/** The resource of a permission, or `undefined` when it has none (or not a string). */
+/**
+ * The resource of a permission, or `undefined` when it has none (or not a string).
+ *
+ * @example
+ * ```ts
+ * permissionResource({ Resource: 'NAMESPACE:ns:ITEM', Action: 2 }) // 'NAMESPACE:ns:ITEM'
+ * ```
+ */
 export function permissionResource(p: PermissionLike): string | undefined {
   const o = p as AnyCase
   const resource = o.resource !== undefined ? o.resource : o.Resource
   return typeof resource === 'string' ? resource : undefined
 }
 
-/** The plain action of a permission; 0 when it has none (or not a number). */
+/**
+ * The plain action of a permission; 0 when it has none (or not a number).
+ *
+ * @example
+ * ```ts
+ * permissionAction({ resource: 'NAMESPACE:ns:ITEM', action: 6 }) // 6
+ * ```
+ */
 export function permissionAction(p: PermissionLike): number {
   const o = p as AnyCase
   const action = o.action !== undefined ? o.action : o.Action
