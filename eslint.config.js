@@ -82,4 +82,24 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    files: ['src/cli/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['../core/*', '../express/*', '../fastify/*', '../fetch/*', '../testing/*'],
+              message: 'the CLI uses the public API only: import from ../index.js',
+            },
+            {
+              group: ['../emulator/*', ...frameworks],
+              message: 'the CLI talks to an IAM over HTTP and knows no framework',
+            },
+          ],
+        },
+      ],
+    },
+  },
 )

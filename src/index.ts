@@ -13,6 +13,13 @@
  */
 export { IamClient } from './core/client.js'
 export type { IamHealthReport } from './core/client.js'
+export type {
+  KeySetSnapshot,
+  KeySnapshot,
+  RevocationListSnapshot,
+  RevokedUserSnapshot,
+  BloomFilterSnapshot,
+} from './core/inspect.js'
 export {
   optionsFromEnv,
   resolveClientOptions,
@@ -50,6 +57,8 @@ export {
   substitutePlaceholders,
   normalizeRequiredPermission,
   DEFAULT_USER_ROLE_ID,
+  formatAction,
+  formatPermissionDecision,
 } from './core/permission.js'
 export type * from './core/permission.js'
 export { effectiveAction } from './core/schedule.js'

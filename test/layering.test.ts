@@ -1,6 +1,7 @@
 /**
  * Layers depend downward only: src/core imports no framework and nothing above it; the emulator
- * and testing entries use the public core API only. Checked on the import statements themselves.
+ * and testing entries use the public core API only; the CLI uses the public core API only, and
+ * no framework, adapter or emulator. Checked on the import statements themselves.
  */
 import assert from 'node:assert/strict'
 import { readdirSync, readFileSync, statSync } from 'node:fs'
@@ -52,7 +53,26 @@ describe('layering', () => {
     assert.deepEqual(offenders, [])
   })
 
+  it('the CLI imports the SDK through its public entry only, and nothing else of the package', () => {
+    const offenders: string[] = []
+    const files = sources(join(root, 'src/cli'))
+    assert.ok(files.length > 0, 'src/cli has sources')
+    for (const file of files) {
+      for (const spec of importsOf(file)) {
+        const target = join(file, '..', spec)
+        const inside = target.startsWith(join(root, 'src/cli'))
+        const publicEntry = target === join(root, 'src/index.js')
+        const local = spec.startsWith('.')
+        if (FRAMEWORKS.test(spec) || (local && !inside && !publicEntry))
+          offenders.push(`${relative(root, file)} -> ${spec}`)
+      }
+    }
+    assert.deepEqual(offenders, [])
+  })
+
   it('the check itself sees imports (a check that cannot fail is a defect)', () => {
     assert.deepEqual(importsOf(join(root, 'src/core/client.ts')).includes('./errors.js'), true)
+    assert.deepEqual(importsOf(join(root, 'src/cli/main.ts')).includes('./args.js'), true)
+    assert.deepEqual(importsOf(join(root, 'src/cli/commands.ts')).includes('../index.js'), true)
   })
 })

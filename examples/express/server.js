@@ -7,6 +7,7 @@
 import { URLSearchParams, fileURLToPath } from 'node:url'
 
 import express from 'express'
+import { formatPermissionDecision, isIamError, normalizeRequiredPermission } from 'iam-node-sdk'
 import { IAM, permissionRequired, tokenRequired, corsOptions } from 'iam-node-sdk/express'
 
 /** Users the page offers (the emulator's demo config). */
@@ -14,6 +15,122 @@ export const DEMO_USERS = [
   { username: 'sample-user', password: 'sample-password', label: 'Sample User (allowed)' },
   { username: 'other-user', password: 'other-password', label: 'Other User (denied)' },
 ]
+
+/**
+ * The protected calls the page makes, with their permission and placeholder values: the routes
+ * below are built from this table, and `GET /explain` explains a call from it, so the two agree.
+ */
+export const CALLS = [
+  {
+    method: 'GET',
+    path: '/protected',
+    permission: { Action: 4, Resource: 'NAMESPACE:{namespace}:USER:{userId}' },
+    resources: () => ({ '{namespace}': 'sample-namespace', '{userId}': 'sample-userid' }),
+  },
+  // Any valid token.
+  { method: 'GET', path: '/me', permission: null, resources: () => ({}) },
+  // Placeholders from the route: each user may update only themselves.
+  {
+    method: 'PUT',
+    path: '/users/:userId',
+    permission: { Action: 4, Resource: 'NAMESPACE:sample-namespace:USER:{userId}' },
+    resources: (params) => ({ '{userId}': params.userId }),
+  },
+]
+
+/** The call of `CALLS` that `method` and `path` reach, with its route parameters. */
+function findCall(method, path) {
+  for (const call of CALLS) {
+    if (call.method !== method) continue
+    const names = []
+    const pattern = call.path.replace(/:(\w+)/g, (_, name) => (names.push(name), '([^/]+)'))
+    const match = new RegExp(`^${pattern}$`).exec(path)
+    if (match) {
+      const params = Object.fromEntries(names.map((n, i) => [n, decodeURIComponent(match[i + 1])]))
+      return { call, params }
+    }
+  }
+  return undefined
+}
+
+/** The token of a request where the SDK looks for it: the Authorization header, then the cookie. */
+function tokenOf(req, cookieName) {
+  const header = req.get('authorization')
+  if (header?.toLowerCase().startsWith('bearer '))
+    return { token: header.slice(7), location: 'header' }
+  for (const pair of (req.get('cookie') ?? '').split(';')) {
+    const [name, ...value] = pair.trim().split('=')
+    if (name === cookieName)
+      return { token: decodeURIComponent(value.join('=')), location: 'cookie' }
+  }
+  return undefined
+}
+
+/** The payload of a JWT, decoded without verification (for a token the SDK refused). */
+function unverifiedClaims(token) {
+  try {
+    return JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8'))
+  } catch {
+    return null
+  }
+}
+
+/**
+ * What `GET /explain?method=&path=` answers: the token's claims and why the call is allowed or
+ * refused, in the SDK's words (`explainPermission`, `formatPermissionDecision`).
+ */
+async function explainCall(iam, req, method, path) {
+  const found = findCall(method, path)
+  if (!found) return { status: 404, body: { error: `no protected call ${method} ${path}` } }
+  const { call, params } = found
+  const permission = call.permission && normalizeRequiredPermission(call.permission)
+  const resources = call.resources(params)
+  const answer = { call: `${method} ${path}`, permission, resources }
+  const located = tokenOf(req, iam.options.tokenCookieName)
+  if (!located) {
+    return {
+      status: 200,
+      body: {
+        ...answer,
+        token: null,
+        explanation: ['REFUSED before any permission: no token (HTTP 401). Sign in first.'],
+      },
+    }
+  }
+  let claims
+  try {
+    claims = await iam.client.validateAndParseClaims(located.token)
+  } catch (error) {
+    if (!isIamError(error)) throw error
+    return {
+      status: 200,
+      body: {
+        ...answer,
+        token: {
+          location: located.location,
+          valid: false,
+          error: { code: error.code, message: error.message },
+          claims: unverifiedClaims(located.token),
+        },
+        explanation: [
+          `REFUSED before any permission: ${error.code}: ${error.message} (HTTP ${error.status})`,
+        ],
+      },
+    }
+  }
+  const token = { location: located.location, valid: true, claims }
+  if (!permission) {
+    return {
+      status: 200,
+      body: { ...answer, token, explanation: ['ALLOWED: this call needs a valid token only'] },
+    }
+  }
+  const decision = await iam.client.explainPermission(claims, permission, resources)
+  return {
+    status: 200,
+    body: { ...answer, token, decision, explanation: formatPermissionDecision(decision) },
+  }
+}
 
 /**
  * Builds the example app.
@@ -78,20 +195,28 @@ export function createExampleApp({
     res.json({ signedIn: null })
   })
 
+  // The decoded claims and the explanation of a call, for the page (and for curl).
+  app.get('/explain', async (req, res, next) => {
+    try {
+      const method = String(req.query.method ?? 'GET').toUpperCase()
+      const { status, body } = await explainCall(iam, req, method, String(req.query.path ?? ''))
+      res.status(status).json(body)
+    } catch (error) {
+      next(error)
+    }
+  })
+
+  const [protectedCall, meCall, userCall] = CALLS
   // The seed's protected endpoint.
   app.get(
-    '/protected',
-    permissionRequired(
-      { Action: 4, Resource: 'NAMESPACE:{namespace}:USER:{userId}' },
-      { '{namespace}': 'sample-namespace', '{userId}': 'sample-userid' },
-      { csrfProtect: true },
-    ),
+    protectedCall.path,
+    permissionRequired(protectedCall.permission, protectedCall.resources(), { csrfProtect: true }),
     (_req, res) => {
       res.send('You have authorized access!')
     },
   )
   // Any valid token; shows what req.iam holds.
-  app.get('/me', tokenRequired(), (req, res) => {
+  app.get(meCall.path, tokenRequired(), (req, res) => {
     const { claims, tokenLocation } = req.iam
     res.json({
       sub: claims.sub,
@@ -101,13 +226,9 @@ export function createExampleApp({
     })
   })
   // Placeholders from the route: each user may update only themselves.
-  app.put(
-    '/users/:userId',
-    permissionRequired({ Action: 4, Resource: 'NAMESPACE:sample-namespace:USER:{userId}' }),
-    (req, res) => {
-      res.json({ updated: req.params.userId })
-    },
-  )
+  app.put(userCall.path, permissionRequired(userCall.permission), (req, res) => {
+    res.json({ updated: req.params.userId })
+  })
   // The seed's CORS endpoint.
   const cors = corsOptions({
     'Access-Control-Allow-Headers': ['Device-Id', 'Device-Os', 'Device-Type'],

@@ -194,6 +194,59 @@ export class BloomFilter {
     return out
   }
 
+  /**
+   * Number of bits set. The fill ratio `bitCount() / m` drives the false-positive rate.
+   *
+   * @example
+   * ```ts
+   * const filter = BloomFilter.withCapacity(1000, 0.01)
+   * filter.add('token')
+   * filter.bitCount() // at most filter.k
+   * ```
+   */
+  bitCount(): number {
+    let count = 0
+    for (const word of this.#bits) {
+      // Population count of a 32-bit word (Hacker's Delight 5-2).
+      let v = word - ((word >>> 1) & 0x55555555)
+      v = (v & 0x33333333) + ((v >>> 2) & 0x33333333)
+      count += (((v + (v >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24
+    }
+    return count
+  }
+
+  /**
+   * Probability, given the bits set now, that an item never added is reported as present:
+   * `(bitCount / m)^k`.
+   *
+   * @example
+   * ```ts
+   * BloomFilter.withCapacity(1000, 0.01).falsePositiveRate() // 0: nothing added yet
+   * ```
+   */
+  falsePositiveRate(): number {
+    return (this.bitCount() / this.m) ** this.k
+  }
+
+  /**
+   * Estimated number of distinct items added, from the bits set (Swamidass and Baldi):
+   * `-m / k * ln(1 - bitCount / m)`, rounded; `Infinity` when every bit is set.
+   *
+   * @example
+   * ```ts
+   * const filter = BloomFilter.withCapacity(1000, 0.01)
+   * filter.add('a')
+   * filter.add('b')
+   * filter.approximateItemCount() // 2
+   * ```
+   */
+  approximateItemCount(): number {
+    const set = this.bitCount()
+    if (set === 0) return 0
+    if (set === this.m) return Number.POSITIVE_INFINITY
+    return Math.round((-this.m / this.k) * Math.log(1 - set / this.m))
+  }
+
   /** A copy of the 64-bit words, for serialisation (`revoked_tokens.bits`). */
   words(): bigint[] {
     const bits = this.#bits

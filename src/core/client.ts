@@ -15,6 +15,13 @@ import {
   type PermissionDecision,
   type PermissionSources,
 } from './permission.js'
+import { readWirePermission } from './permission/fields.js'
+import {
+  snapshotKeySet,
+  snapshotRevocationList,
+  type KeySetSnapshot,
+  type RevocationListSnapshot,
+} from './inspect.js'
 import { RemoteResource, type ResourceHealth } from './remote-resource.js'
 import type { CacheStaleness } from './cache.js'
 import { parseRevocationList, type RevocationList } from './revocation-list.js'
@@ -638,6 +645,40 @@ export class IamClient {
     }
   }
 
+  // ---------------------------------------------------------------- inspection (read-only)
+
+  /**
+   * The JWKS this client validates tokens with: key IDs, declared algorithm, modulus size.
+   * A frozen copy; `undefined` until the first load ({@link startLocalValidation}).
+   *
+   * @example
+   * ```ts
+   * await iam.startLocalValidation()
+   * for (const key of iam.keySetSnapshot()?.keys ?? []) console.log(key.kid, key.alg, key.modulusBits)
+   * ```
+   */
+  keySetSnapshot(): KeySetSnapshot | undefined {
+    const keys = this.#jwks.value
+    return keys === undefined ? undefined : snapshotKeySet(keys)
+  }
+
+  /**
+   * The revocation list this client checks tokens against: filter size and false-positive rate,
+   * revoked users, and a copy of the filter to test tokens with. A frozen copy; `undefined` until
+   * the first load ({@link startLocalValidation}).
+   *
+   * @example
+   * ```ts
+   * await iam.startLocalValidation()
+   * const list = iam.revocationListSnapshot()
+   * list?.filter.mightContain(token) // true: revoked (or a false positive)
+   * ```
+   */
+  revocationListSnapshot(): RevocationListSnapshot | undefined {
+    const list = this.#revocation.value
+    return list === undefined ? undefined : snapshotRevocationList(list)
+  }
+
   // ---------------------------------------------------------------- internals
 
   #assertOpen(): void {
@@ -729,25 +770,14 @@ function readPermissions(endpoint: string, body: unknown): readonly WirePermissi
   }
   const out: WirePermission[] = []
   for (const item of list as unknown[]) {
-    const p = item as Record<string, unknown> | null
-    const resource = p?.resource ?? p?.Resource
-    const action = p?.action ?? p?.Action
-    if (typeof resource !== 'string' || typeof action !== 'number') {
+    const permission = readWirePermission(item)
+    if (permission === undefined) {
       throw new IamError(
         'ERR_IAM_BAD_RESPONSE',
         `IAM ${endpoint}: a permission lacks resource or action`,
       )
     }
-    const permission: WirePermission = { resource, action }
-    const schedAction = p?.schedAction ?? p?.SchedAction
-    const schedCron = p?.schedCron ?? p?.SchedCron
-    const schedRange = p?.schedRange ?? p?.SchedRange
-    if (typeof schedAction === 'number') permission.schedAction = schedAction
-    if (typeof schedCron === 'string' && schedCron !== '') permission.schedCron = schedCron
-    if (Array.isArray(schedRange) && schedRange.length > 0) {
-      permission.schedRange = schedRange.filter((s): s is string => typeof s === 'string')
-    }
-    out.push(Object.freeze(permission))
+    out.push(permission)
   }
   return Object.freeze(out)
 }

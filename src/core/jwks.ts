@@ -10,6 +10,8 @@ export interface VerificationKey {
   readonly key: KeyObject
   /** The JWK's `alg`: when present, only tokens with this `alg` may use the key. */
   readonly alg: string | undefined
+  /** The JWK's `use`, when it has one (`sig`: keys of other uses are not imported). */
+  readonly use: string | undefined
   /** RSA modulus size in bits. */
   readonly modulusBits: number
 }
@@ -77,7 +79,7 @@ export function parseJwks(
         )
         continue
       }
-      keys.set(kid, { key, alg, modulusBits })
+      keys.set(kid, { key, alg, use: use as string | undefined, modulusBits })
       parts.push(`${kid}.${n}.${e}.${alg ?? ''}`)
     } catch (error) {
       warn(kid, `IAM jwks: skipping key ${kid}: ${(error as Error).message}`)

@@ -14,7 +14,13 @@
  */
 import { Cron } from 'croner'
 
-import type { ClaimPermission, PermissionLike, WirePermission } from './types.js'
+import {
+  permissionAction,
+  permissionSchedAction,
+  permissionSchedCron,
+  permissionSchedRange,
+} from './permission/fields.js'
+import type { PermissionLike } from './types.js'
 
 /** A next occurrence at most this far after `now` makes a schedule active (Go SDK: one second). */
 const ACTIVE_WINDOW_MS = 1000
@@ -139,23 +145,14 @@ function nextOccurrence(source: string, nowMs: number): number {
   return next
 }
 
-function schedCron(p: PermissionLike): string | undefined {
-  return (p as ClaimPermission).SchedCron ?? (p as WirePermission).schedCron
-}
-
-function schedRange(p: PermissionLike): readonly string[] | undefined {
-  return (p as ClaimPermission).SchedRange ?? (p as WirePermission).schedRange
-}
-
 /**
  * Whether `p` has schedule fields at all (a non-empty `SchedCron` or a `SchedRange` of two or more
  * entries). Cheap: no cron is parsed. A permission without them is never scheduled.
  */
 export function hasSchedule(p: PermissionLike): boolean {
-  const cron = schedCron(p)
-  if (typeof cron === 'string' && cron.length > 0) return true
-  const range = schedRange(p)
-  return Array.isArray(range) && range.length >= 2
+  if (permissionSchedCron(p) !== undefined) return true
+  const range = permissionSchedRange(p)
+  return range !== undefined && range.length >= 2
 }
 
 /**
@@ -178,15 +175,15 @@ export function hasSchedule(p: PermissionLike): boolean {
  * ```
  */
 export function isScheduled(p: PermissionLike, nowMs: number): boolean {
-  const cron = schedCron(p)
-  if (typeof cron === 'string' && cron.length > 0) {
+  const cron = permissionSchedCron(p)
+  if (cron !== undefined) {
     const next = nextOccurrence(cron, nowMs)
     if (Number.isNaN(next)) return true
     if (next !== NEVER && next - nowMs <= ACTIVE_WINDOW_MS) return true
     // Go falls through to the range check when the recurring check says no.
   }
-  const range = schedRange(p)
-  if (!Array.isArray(range) || range.length < 2) return false
+  const range = permissionSchedRange(p)
+  if (range === undefined || range.length < 2) return false
   const startCron: unknown = range[0]
   const endCron: unknown = range[1]
   if (typeof startCron !== 'string' || typeof endCron !== 'string') return true
@@ -198,8 +195,8 @@ export function isScheduled(p: PermissionLike, nowMs: number): boolean {
 }
 
 /**
- * The action a permission grants at `nowMs`: its `SchedAction` (0 when absent) while its schedule
- * is active ({@link isScheduled}), otherwise its plain `Action` (0 when absent).
+ * The action a permission grants at `nowMs`: its `SchedAction` (0 when absent or not a number)
+ * while its schedule is active ({@link isScheduled}), otherwise its plain `Action` (likewise).
  *
  * @example
  * ```ts
@@ -207,10 +204,8 @@ export function isScheduled(p: PermissionLike, nowMs: number): boolean {
  * ```
  */
 export function effectiveAction(p: PermissionLike, nowMs: number): number {
-  if (hasSchedule(p) && isScheduled(p, nowMs)) {
-    return (p as ClaimPermission).SchedAction ?? (p as WirePermission).schedAction ?? 0
-  }
-  return (p as ClaimPermission).Action ?? (p as WirePermission).action ?? 0
+  if (hasSchedule(p) && isScheduled(p, nowMs)) return permissionSchedAction(p)
+  return permissionAction(p)
 }
 
 /** Empties the parsed-cron cache (tests). @internal */

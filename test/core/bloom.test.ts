@@ -356,3 +356,35 @@ describe('BloomFilter properties', () => {
     assert.deepEqual(filter.indexes(S1), oracleIndexes(S1, filter.m, filter.k))
   })
 })
+
+describe('BloomFilter statistics', () => {
+  it('bitCount is the population count of the words', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.bigInt({ min: 0n, max: 2n ** 64n - 1n }), { minLength: 1, maxLength: 8 }),
+        (words) => {
+          const expected = words.reduce(
+            (n, w) => n + [...w.toString(2)].filter((b) => b === '1').length,
+            0,
+          )
+          assert.equal(new BloomFilter(words, 3).bitCount(), expected)
+        },
+      ),
+    )
+  })
+
+  it('estimates the false-positive rate and the number of items from the bits set', () => {
+    const filter = BloomFilter.withCapacity(1000, 0.01)
+    assert.equal(filter.bitCount(), 0)
+    assert.equal(filter.falsePositiveRate(), 0)
+    assert.equal(filter.approximateItemCount(), 0)
+    for (let i = 0; i < 1000; i++) filter.add(`token-${i}`)
+    const rate = filter.falsePositiveRate()
+    // Filled to capacity: close to the rate it was sized for.
+    assert.ok(rate > 0.005 && rate < 0.02, String(rate))
+    const items = filter.approximateItemCount()
+    assert.ok(items > 950 && items < 1050, String(items))
+    assert.equal(new BloomFilter([2n ** 64n - 1n], 2).approximateItemCount(), Infinity)
+    assert.equal(new BloomFilter([2n ** 64n - 1n], 2).falsePositiveRate(), 1)
+  })
+})

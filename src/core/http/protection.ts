@@ -13,7 +13,6 @@ import { createHash } from 'node:crypto'
 import { IamError, isIamError } from '../errors.js'
 import { DecisionMetrics } from '../metrics.js'
 import type { IamLogger } from '../log.js'
-import { formatPermissionSteps } from './explain-log.js'
 import { assertKnownKeys, describeUnknownKeys, unknownIamKeys } from '../config-check.js'
 import { CLIENT_OPTION_ENV, CLIENT_OPTION_NAMES } from '../options.js'
 import type { IamClientOptions } from '../options.js'
@@ -38,6 +37,7 @@ import { Readiness, clientStarter } from './readiness.js'
 import type { StartableClient } from './readiness.js'
 import type { HttpRequest, IamRequestContext } from './request.js'
 import type { MeterProvider } from '@opentelemetry/api'
+import { formatPermissionDecision } from '../permission.js'
 import type { PermissionDecision } from '../permission.js'
 
 /** A client the protection can use: the core {@link IamClient} or anything shaped like it. */
@@ -296,7 +296,7 @@ export class HttpProtection {
         route: request.route,
         tokenFingerprint: fingerprint,
         ...(details.required === undefined ? {} : { required: details.required }),
-        ...(explanation === undefined ? {} : { explanation: formatPermissionSteps(explanation) }),
+        ...(explanation === undefined ? {} : { explanation: formatPermissionDecision(explanation) }),
         ...(error.cause === undefined ? {} : { err: error.cause }),
       },
       `refused ${request.method} ${request.path ?? ''}: ${error.code} (${error.message})`,
