@@ -296,7 +296,9 @@ export class HttpProtection {
         route: request.route,
         tokenFingerprint: fingerprint,
         ...(details.required === undefined ? {} : { required: details.required }),
-        ...(explanation === undefined ? {} : { explanation: formatPermissionDecision(explanation) }),
+        ...(explanation === undefined
+          ? {}
+          : { explanation: formatPermissionDecision(explanation) }),
         ...(error.cause === undefined ? {} : { err: error.cause }),
       },
       `refused ${request.method} ${request.path ?? ''}: ${error.code} (${error.message})`,
