@@ -754,14 +754,19 @@ export class IamClient {
     )
   }
 
-  /** The oldest fetch a snapshot may come from for a fetch started for `reason`. */
-  #minFetchedAt(reason: FetchReason, intervalMs: number): number {
+  /**
+   * The oldest fetch a shared snapshot may come from, for a fetch started for `reason` while the
+   * snapshot fetched at `current` is served: an explicit refresh wants what the IAM says now; an
+   * unknown key takes any snapshot newer than the one served, and otherwise respects the cooldown
+   * fleet-wide; the first load and the timer take one that is less than an interval old.
+   */
+  #minFetchedAt(reason: FetchReason, intervalMs: number, current: number | undefined): number {
     const now = this.options.now()
     switch (reason) {
       case 'refresh':
-        return now // an explicit refresh wants what the IAM says now
+        return now
       case 'cooldown':
-        return now - this.options.jwksRefetchCooldownMs
+        return Math.min(now - this.options.jwksRefetchCooldownMs, (current ?? -Infinity) + 1)
       default:
         return now - intervalMs
     }
@@ -783,7 +788,7 @@ export class IamClient {
       'jwks',
       parse,
       fetchRaw,
-      this.#minFetchedAt(reason, interval),
+      this.#minFetchedAt(reason, interval, this.#jwks.value?.fetchedAt),
       this.#snapshotTtl(interval),
     )
   }
@@ -799,7 +804,7 @@ export class IamClient {
       'revocation-list',
       parseRevocationList,
       fetchRaw,
-      this.#minFetchedAt(reason === 'cooldown' ? 'timer' : reason, interval),
+      this.#minFetchedAt(reason, interval, this.#revocation.value?.fetchedAt),
       this.#snapshotTtl(interval),
     )
   }

@@ -71,8 +71,8 @@ export interface SharedCacheOptions {
 const STORE_CALL_TIMEOUT_MS = 1_000
 /** How long a client waits for the store to connect on its first use, in ms. */
 const FIRST_CONNECT_WAIT_MS = 1_000
-const FIRST_SKIP_MS = 1_000
-const MAX_SKIP_MS = 10_000
+const FIRST_SKIP_MS = 500
+const MAX_SKIP_MS = 5_000
 const FIRST_POLL_MS = 10
 const MAX_POLL_MS = 100
 const LOG_INTERVAL_MS = 60_000
