@@ -92,6 +92,48 @@ describe('RedisCacheStore', () => {
     app.destroy()
   })
 
+  it('authenticates as an ACL user that may touch only its key prefix', async () => {
+    const acl = await startRedis([
+      '--user',
+      'default',
+      'off',
+      '--user',
+      'sdk',
+      'on',
+      '>sdk-password',
+      '~app:*',
+      '&app:*',
+      '+@all',
+    ])
+    try {
+      const url = `redis://127.0.0.1:${acl.port}`
+      const allowed = new RedisCacheStore({
+        url,
+        username: 'sdk',
+        password: 'sdk-password',
+        keyPrefix: 'app:',
+      })
+      await allowed.open()
+      await allowed.set('k', 'v', 1_000)
+      assert.equal(await allowed.get('k'), 'v')
+      assert.equal(await allowed.acquireLock('l', 't', 1_000), true)
+      await allowed.publish('c', 'm')
+      await allowed.close()
+      // The same user outside its prefix is refused by Redis: the ACL is what the test relies on.
+      const outside = new RedisCacheStore({
+        url,
+        username: 'sdk',
+        password: 'sdk-password',
+        keyPrefix: 'other:',
+      })
+      await outside.open()
+      await assert.rejects(outside.set('k', 'v', 1_000), /NOPERM/)
+      await outside.close()
+    } finally {
+      await acl.stop()
+    }
+  })
+
   it('refuses bad options with a TypeError naming the option', () => {
     const bad: [unknown, RegExp][] = [
       [{ url: 'http://127.0.0.1:6379' }, /"url"/],
