@@ -747,11 +747,24 @@ export class IamClient {
     ttlFor: (value: V) => number,
   ): Promise<V> {
     const shared = this.#shared
-    if (shared === undefined) return cache.getOrLoad(key, load, ttlFor)
     const [kind, ...parts] = sharedKey as [string, ...string[]]
+    // Nothing would be written: waiting on other replicas' locks would only add latency.
+    if (shared === undefined || this.#longestTtl(kind) === 0) {
+      return cache.getOrLoad(key, load, ttlFor)
+    }
     return cache.getOrLoadEntry(key, () =>
       shared.loadEntry(shared.key(kind, ...parts), codec, load, ttlFor),
     )
+  }
+
+  /** The longest TTL an entry of `kind` can have, in ms. */
+  #longestTtl(kind: string): number {
+    const o = this.options
+    if (kind === 'client-information') return o.clientInfoCacheTtlMs
+    if (kind === 'namespace-context') {
+      return Math.max(o.namespaceContextCacheTtlMs, o.namespaceNotFoundCacheTtlMs)
+    }
+    return o.rolesCacheTtlMs
   }
 
   /**

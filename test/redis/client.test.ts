@@ -263,6 +263,18 @@ describe('IamClient with a Redis cache store', () => {
     sleeper.destroy()
   })
 
+  it('writes nothing to Redis for a cache whose TTL is 0', async () => {
+    const a = await grantedReplica({ rolesCacheTtlMs: 0 })
+    await a.getRolePermissions(roleId)
+    await a.getNamespaceContext(iam.namespace)
+    const keys = await admin.keys('*')
+    assert.ok(!keys.some((k) => k.includes(':role:')), keys.join(' '))
+    assert.ok(
+      keys.some((k) => k.includes(':namespace-context:')),
+      keys.join(' '),
+    )
+  })
+
   it('goes to the IAM again after Redis was flushed', async () => {
     const a = await grantedReplica()
     await a.getRolePermissions(roleId)
