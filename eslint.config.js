@@ -12,6 +12,10 @@ const frameworks = [
   'hono/*',
   'next',
   'next/*',
+  // The shared store's client belongs to src/redis, never to the core.
+  'redis',
+  '@redis/*',
+  'ioredis',
 ]
 
 export default tseslint.config(
@@ -55,6 +59,7 @@ export default tseslint.config(
                 '../express/*',
                 '../fastify/*',
                 '../fetch/*',
+                '../redis/*',
                 '../emulator/*',
                 '../testing/*',
                 '../../*',

@@ -10,7 +10,7 @@ import { describe, it } from 'node:test'
 
 const root = new URL('..', import.meta.url).pathname
 const FRAMEWORKS =
-  /^(express|express4|fastify|fastify-plugin|@fastify\/.*|hono|hono\/.*|next|next\/.*|koa)$/
+  /^(express|express4|fastify|fastify-plugin|@fastify\/.*|hono|hono\/.*|next|next\/.*|koa|redis|@redis\/.*|ioredis)$/
 
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -68,6 +68,22 @@ describe('layering', () => {
       }
     }
     assert.deepEqual(offenders, [])
+  })
+
+  it('the Redis store imports the core and the redis client only, nothing of the adapters', () => {
+    const offenders: string[] = []
+    for (const file of sources(join(root, 'src/redis'))) {
+      for (const spec of importsOf(file)) {
+        const inside = spec.startsWith('.') && join(file, '..', spec).startsWith(join(root, 'src/'))
+        const allowed =
+          spec === 'redis' ||
+          spec.startsWith('node:') ||
+          (inside && join(file, '..', spec).startsWith(join(root, 'src/core')))
+        if (!allowed) offenders.push(`${relative(root, file)} -> ${spec}`)
+      }
+    }
+    assert.deepEqual(offenders, [])
+    assert.ok(importsOf(join(root, 'src/redis/index.ts')).includes('redis'))
   })
 
   it('the check itself sees imports (a check that cannot fail is a defect)', () => {

@@ -17,8 +17,21 @@ interface Entry<V> {
   retryAt: number
 }
 
-/** How one lookup was answered (for metrics). */
-export type CacheLookupOutcome = 'hit' | 'miss' | 'stale'
+/**
+ * How one lookup was answered (for metrics): from memory (`hit`), from memory past its TTL during
+ * an outage (`stale`), by a load from the shared store (`shared`, see {@link CacheStore}) or by
+ * a load from the source (`miss`).
+ */
+export type CacheLookupOutcome = 'hit' | 'miss' | 'stale' | 'shared'
+
+/** What a load of {@link TtlCache.getOrLoadEntry} resolves with. */
+export interface LoadedEntry<V> {
+  readonly value: V
+  /** How long to keep it, in ms (0: not stored). */
+  readonly ttlMs: number
+  /** Whether it came from the shared store rather than from the source (counted `shared`). */
+  readonly shared: boolean
+}
 
 /** Options of {@link TtlCache}. */
 export interface TtlCacheOptions {
@@ -61,7 +74,7 @@ const FIRST_RETRY_DELAY_MS = 1_000
  */
 export class TtlCache<V> {
   readonly #entries = new Map<string, Entry<V>>()
-  readonly #inFlight = new Map<string, Promise<V>>()
+  readonly #inFlight = new Map<string, Promise<LoadedEntry<V>>>()
   readonly #options: TtlCacheOptions
   readonly #staleIfErrorMs: number
   /** Bumped by clear() so a load started before it cannot store a stale value after it. */
@@ -115,6 +128,32 @@ export class TtlCache<V> {
    * reloaded in the background (never more often than the retry delays allow).
    */
   getOrLoad(key: string, load: () => Promise<V>, ttlFor?: (value: V) => number): Promise<V> {
+    return this.#getOrLoad(
+      key,
+      () =>
+        load().then((value) => ({
+          value,
+          ttlMs: ttlFor ? ttlFor(value) : this.#options.ttlMs,
+          shared: false,
+        })),
+      false,
+    )
+  }
+
+  /**
+   * Like {@link getOrLoad}, with a load that says how long to keep its value and where it came
+   * from; a miss is counted when its load settles (`shared` or `miss`), so that a lookup is
+   * counted once, under where its answer came from.
+   */
+  getOrLoadEntry(key: string, load: () => Promise<LoadedEntry<V>>): Promise<V> {
+    return this.#getOrLoad(key, load, true)
+  }
+
+  #getOrLoad(
+    key: string,
+    load: () => Promise<LoadedEntry<V>>,
+    countWhenSettled: boolean,
+  ): Promise<V> {
     const entry = this.#entries.get(key)
     const now = this.#options.now()
     if (entry !== undefined) {
@@ -126,21 +165,28 @@ export class TtlCache<V> {
       if (entry.staleUntil > now && entry.failures > 0) {
         // A known outage: answer at once, reload in the background when the backoff allows.
         if (now >= entry.retryAt && !this.#inFlight.has(key)) {
-          this.#load(key, load, ttlFor, entry).catch(() => undefined)
+          this.#load(key, load, entry).catch(() => undefined)
         }
         this.#options.onLookup?.('stale')
         return Promise.resolve(entry.value)
       }
       if (entry.staleUntil <= now) this.#entries.delete(key)
     }
-    this.#options.onLookup?.('miss')
-    const pending = this.#inFlight.get(key)
-    if (pending !== undefined) return pending
-    return this.#load(
-      key,
-      load,
-      ttlFor,
-      entry !== undefined && entry.staleUntil > now ? entry : undefined,
+    if (!countWhenSettled) this.#options.onLookup?.('miss')
+    const pending =
+      this.#inFlight.get(key) ??
+      this.#load(key, load, entry !== undefined && entry.staleUntil > now ? entry : undefined)
+    if (!countWhenSettled) return pending.then((loaded) => loaded.value)
+    const onLookup = this.#options.onLookup
+    return pending.then(
+      (loaded) => {
+        onLookup?.(loaded.shared ? 'shared' : 'miss')
+        return loaded.value
+      },
+      (error: unknown) => {
+        onLookup?.('miss')
+        throw error
+      },
     )
   }
 
@@ -175,17 +221,15 @@ export class TtlCache<V> {
   /** Loads `key`; with a `stale` entry, an outage answers the stale value instead of failing. */
   #load(
     key: string,
-    load: () => Promise<V>,
-    ttlFor: ((value: V) => number) | undefined,
+    load: () => Promise<LoadedEntry<V>>,
     stale: Entry<V> | undefined,
-  ): Promise<V> {
+  ): Promise<LoadedEntry<V>> {
     const generation = this.#generation
-    const promise = load().then(
-      (value) => {
+    const promise: Promise<LoadedEntry<V>> = load().then(
+      (loaded) => {
         if (this.#inFlight.get(key) === promise) this.#inFlight.delete(key)
-        if (generation === this.#generation)
-          this.set(key, value, ttlFor ? ttlFor(value) : undefined)
-        return value
+        if (generation === this.#generation) this.set(key, loaded.value, loaded.ttlMs)
+        return loaded
       },
       (error: unknown) => {
         if (this.#inFlight.get(key) === promise) this.#inFlight.delete(key)
@@ -211,7 +255,7 @@ export class TtlCache<V> {
             ),
           )
         this.#lastOutage = error instanceof Error ? error.message : String(error)
-        return stale.value
+        return { value: stale.value, ttlMs: 0, shared: false }
       },
     )
     this.#inFlight.set(key, promise)

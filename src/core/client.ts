@@ -1,7 +1,10 @@
 /**
  * The framework-free IAM client: everything the Python and Go IAM SDKs do, with caches that
- * expire, single-flight fetches and timers that never keep a process alive.
+ * expire, single-flight fetches and timers that never keep a process alive. With a `cacheStore`,
+ * what one replica learns from the IAM is shared with the others (see shared-cache.ts).
  */
+import { createHash } from 'node:crypto'
+
 import { IamError } from './errors.js'
 import { IamHttp, parseJsonBody, unexpectedStatus, type IamRequest } from './iam-http.js'
 import { parseJwks, type KeySet } from './jwks.js'
@@ -22,8 +25,14 @@ import {
   type KeySetSnapshot,
   type RevocationListSnapshot,
 } from './inspect.js'
-import { RemoteResource, type ResourceHealth } from './remote-resource.js'
+import { RemoteResource, type FetchReason, type ResourceHealth } from './remote-resource.js'
 import type { CacheStaleness } from './cache.js'
+import {
+  SharedCache,
+  type EntryCodec,
+  type SharedCacheHealth,
+  type Snapshot,
+} from './shared-cache.js'
 import { parseRevocationList, type RevocationList } from './revocation-list.js'
 import { TokenVerifier } from './token-verifier.js'
 import { TtlCache } from './cache.js'
@@ -54,6 +63,12 @@ export interface IamHealthReport {
     'roles' | 'roleOverrides' | 'clientInformation' | 'namespaceContexts',
     CacheStaleness
   >
+  /**
+   * The store shared by replicas (the `cacheStore` option): whether it is configured and used
+   * right now, its last failure, and how many calls fell back to memory and the IAM. A failing
+   * store does not make the client unhealthy: requests are decided without it.
+   */
+  sharedCache: SharedCacheHealth
 }
 
 interface GrantedToken {
@@ -61,6 +76,21 @@ interface GrantedToken {
   expiresInSeconds: number
   receivedAt: number
 }
+
+/** A shared snapshot older than its interval is refreshed, but never sooner than this, in ms. */
+const MIN_SHARED_REFRESH_MS = 250
+/** A shared snapshot stays in the store for this many refresh intervals. */
+const SNAPSHOT_TTL_INTERVALS = 3
+/** A lock of the shared store outlives the longest IAM call (the request budget) by this, in ms. */
+const LOCK_MARGIN_MS = 1_000
+
+const NO_SHARED_CACHE: SharedCacheHealth = Object.freeze({
+  configured: false,
+  available: false,
+  lastError: undefined,
+  lastErrorAt: undefined,
+  fallbacks: 0,
+})
 
 const TOKEN_REFRESH_RATIO = 0.8
 /** A broken IAM answering a tiny `expires_in` must not make the client grant in a loop. */
@@ -106,8 +136,10 @@ export class IamClient {
   readonly #http: IamHttp
   readonly #metrics: IamMetrics
   readonly #verifier: TokenVerifier
-  readonly #jwks: RemoteResource<KeySet>
-  readonly #revocation: RemoteResource<RevocationList>
+  readonly #jwks: RemoteResource<Snapshot<KeySet>>
+  readonly #revocation: RemoteResource<Snapshot<RevocationList>>
+  /** The level shared by replicas, when a `cacheStore` is configured. */
+  readonly #shared: SharedCache | undefined
   readonly #roles: TtlCache<readonly WirePermission[]>
   readonly #roleOverrides: TtlCache<readonly WirePermission[]>
   readonly #clients: TtlCache<ClientInformation>
@@ -131,6 +163,18 @@ export class IamClient {
       ['revocation_list', this.#revocation.health().ageMs],
     ])
     this.#http = new IamHttp(o, this.#metrics)
+    this.#shared =
+      o.cacheStore === undefined
+        ? undefined
+        : new SharedCache({
+            store: o.cacheStore,
+            scope: sharedScope(o),
+            secret: o.clientSecret,
+            lockTtlMs: o.requestBudgetMs + LOCK_MARGIN_MS,
+            waitMs: o.requestBudgetMs,
+            now: o.now,
+            logger: o.logger,
+          })
     this.#http.setBearerSource({
       current: () => this.clientToken(),
       refresh: () => this.clientTokenGrant(),
@@ -177,21 +221,34 @@ export class IamClient {
       now: o.now,
       logger: o.logger,
     })
-    this.#jwks = new RemoteResource({
+    // Shared snapshots: the next refresh is due when the snapshot (maybe another replica's) is one
+    // interval old, so the fleet refreshes together, once.
+    const refreshAfter = (intervalMs: number) =>
+      this.#shared === undefined
+        ? intervalMs
+        : (snapshot: Snapshot<unknown>) =>
+            Math.max(
+              Math.min(MIN_SHARED_REFRESH_MS, intervalMs),
+              intervalMs - Math.max(0, o.now() - snapshot.fetchedAt),
+            )
+    const fetchedAt = this.#shared === undefined ? undefined : (s: Snapshot<unknown>) => s.fetchedAt
+    this.#jwks = new RemoteResource<Snapshot<KeySet>>({
       name: 'JWKS',
-      fetch: () => this.#fetchJwks(),
-      refreshAfterMs: o.jwksRefreshIntervalMs,
+      fetch: (reason) => this.#loadJwks(reason),
+      refreshAfterMs: refreshAfter(o.jwksRefreshIntervalMs),
+      fetchedAt,
       retryMaxDelayMs: o.backgroundRetryMaxDelayMs,
       now: o.now,
       logger: o.logger,
     })
-    this.#revocation = new RemoteResource({
+    this.#revocation = new RemoteResource<Snapshot<RevocationList>>({
       name: 'revocation list',
-      fetch: () => this.#fetchRevocationList(),
+      fetch: (reason) => this.#loadRevocationList(reason),
       onValue: () => {
         this.#revocationVersion++
       },
-      refreshAfterMs: o.revocationListRefreshIntervalMs,
+      refreshAfterMs: refreshAfter(o.revocationListRefreshIntervalMs),
+      fetchedAt,
       retryMaxDelayMs: o.backgroundRetryMaxDelayMs,
       now: o.now,
       logger: o.logger,
@@ -205,8 +262,8 @@ export class IamClient {
         now: o.now,
       },
       {
-        keySet: () => this.#jwks.value,
-        revocationList: () => this.#revocation.value,
+        keySet: () => this.#jwks.value?.value,
+        revocationList: () => this.#revocation.value?.value,
         revocationVersion: () => this.#revocationVersion,
         refetchKeysForUnknownKid: () => this.#jwks.refreshIfOlderThan(o.jwksRefetchCooldownMs),
       },
@@ -230,6 +287,8 @@ export class IamClient {
    */
   clientTokenGrant(): Promise<void> {
     this.#assertOpen()
+    // The shared store connects while the token is granted.
+    this.#shared?.open()
     return this.#token.start().then(() => undefined)
   }
 
@@ -321,6 +380,7 @@ export class IamClient {
   async startLocalValidation(): Promise<void> {
     this.#assertOpen()
     this.#localValidationStarted = true
+    this.#subscribeSnapshots()
     await Promise.all([
       this.#jwks.value === undefined || !this.#jwks.started ? this.#jwks.start() : undefined,
       this.#revocation.value === undefined || !this.#revocation.started
@@ -478,17 +538,24 @@ export class IamClient {
     this.#assertOpen()
     const role = pathSegment(roleId)
     if (role === undefined) return Promise.resolve(NO_PERMISSIONS)
-    return this.#roles.getOrLoad(roleId, async () => {
-      const response = await this.#request({
-        endpoint: 'role',
-        method: 'GET',
-        url: `${this.options.baseUrl}/v3/admin/roles/${role}`,
-        auth: 'bearer',
-      })
-      if (response.status === 404) return NO_PERMISSIONS
-      if (response.status !== 200) throw roleError('role', response)
-      return readPermissions('role', parseJsonBody('role', response))
-    })
+    return this.#cached(
+      this.#roles,
+      roleId,
+      ['role', roleId],
+      permissionsCodec('role'),
+      async () => {
+        const response = await this.#request({
+          endpoint: 'role',
+          method: 'GET',
+          url: `${this.options.baseUrl}/v3/admin/roles/${role}`,
+          auth: 'bearer',
+        })
+        if (response.status === 404) return NO_PERMISSIONS
+        if (response.status !== 200) throw roleError('role', response)
+        return readPermissions('role', parseJsonBody('role', response))
+      },
+      () => this.options.rolesCacheTtlMs,
+    )
   }
 
   /**
@@ -504,17 +571,24 @@ export class IamClient {
     const ns = pathSegment(namespace)
     const role = pathSegment(roleId)
     if (ns === undefined || role === undefined) return Promise.resolve(NO_PERMISSIONS)
-    return this.#roleOverrides.getOrLoad(`${namespace}:${roleId}`, async () => {
-      const response = await this.#request({
-        endpoint: 'role override',
-        method: 'GET',
-        url: `${this.options.baseUrl}/v3/admin/namespaces/${ns}/roleoverride/${role}/permissions`,
-        auth: 'bearer',
-      })
-      if (response.status === 404) return NO_PERMISSIONS
-      if (response.status !== 200) throw roleError('role override', response)
-      return readPermissions('role override', parseJsonBody('role override', response))
-    })
+    return this.#cached(
+      this.#roleOverrides,
+      `${namespace}:${roleId}`,
+      ['role-override', namespace, roleId],
+      permissionsCodec('role override'),
+      async () => {
+        const response = await this.#request({
+          endpoint: 'role override',
+          method: 'GET',
+          url: `${this.options.baseUrl}/v3/admin/namespaces/${ns}/roleoverride/${role}/permissions`,
+          auth: 'bearer',
+        })
+        if (response.status === 404) return NO_PERMISSIONS
+        if (response.status !== 200) throw roleError('role override', response)
+        return readPermissions('role override', parseJsonBody('role override', response))
+      },
+      () => this.options.rolesCacheTtlMs,
+    )
   }
 
   /**
@@ -533,17 +607,24 @@ export class IamClient {
         { iamStatus: 404 },
       )
     if (ns === undefined || id === undefined) return Promise.reject(notFound())
-    return this.#clients.getOrLoad(`${namespace}:${clientId}`, async () => {
-      const response = await this.#request({
-        endpoint: 'client information',
-        method: 'GET',
-        url: `${this.options.baseUrl}/v3/admin/namespaces/${ns}/clients/${id}`,
-        auth: 'bearer',
-      })
-      if (response.status === 404) throw notFound()
-      if (response.status !== 200) throw unexpectedStatus('client information', response)
-      return readClientInformation(parseJsonBody('client information', response))
-    })
+    return this.#cached(
+      this.#clients,
+      `${namespace}:${clientId}`,
+      ['client-information', namespace, clientId],
+      CLIENT_INFORMATION_CODEC,
+      async () => {
+        const response = await this.#request({
+          endpoint: 'client information',
+          method: 'GET',
+          url: `${this.options.baseUrl}/v3/admin/namespaces/${ns}/clients/${id}`,
+          auth: 'bearer',
+        })
+        if (response.status === 404) throw notFound()
+        if (response.status !== 200) throw unexpectedStatus('client information', response)
+        return readClientInformation(parseJsonBody('client information', response))
+      },
+      () => this.options.clientInfoCacheTtlMs,
+    )
   }
 
   /**
@@ -556,8 +637,11 @@ export class IamClient {
     this.#assertOpen()
     const ns = pathSegment(namespace)
     if (ns === undefined) return Promise.resolve(null)
-    return this.#namespaces.getOrLoad(
+    return this.#cached(
+      this.#namespaces,
       namespace,
+      ['namespace-context', namespace],
+      NAMESPACE_CONTEXT_CODEC,
       async () => {
         const response = await this.#request({
           endpoint: 'namespace context',
@@ -571,12 +655,7 @@ export class IamClient {
         if (body === null || typeof body !== 'object') {
           throw new IamError('ERR_IAM_BAD_RESPONSE', 'IAM namespace context: body is not an object')
         }
-        return Object.freeze({
-          namespace: str(body.namespace),
-          type: str(body.type),
-          studioNamespace: str(body.studioNamespace),
-          publisherNamespace: str(body.publisherNamespace),
-        })
+        return readNamespaceContext(body)
       },
       (context) =>
         context === null
@@ -612,10 +691,10 @@ export class IamClient {
         ...clientToken,
         expiresAt: token ? token.receivedAt + token.expiresInSeconds * 1000 : undefined,
       },
-      jwks: { ...jwks, keyIds: [...(this.#jwks.value?.keys.keys() ?? [])] },
+      jwks: { ...jwks, keyIds: [...(this.#jwks.value?.value.keys.keys() ?? [])] },
       revocationList: {
         ...revocation,
-        revokedUsers: this.#revocation.value?.revokedUsers.size ?? 0,
+        revokedUsers: this.#revocation.value?.value.revokedUsers.size ?? 0,
       },
       caches: {
         roles: this.#roles.staleness(),
@@ -623,11 +702,17 @@ export class IamClient {
         clientInformation: this.#clients.staleness(),
         namespaceContexts: this.#namespaces.staleness(),
       },
+      sharedCache: this.#shared?.health() ?? NO_SHARED_CACHE,
     }
   }
 
-  /** Stops every background timer and forgets cached data. Safe to call twice. */
+  /**
+   * Stops every background timer and forgets cached data; with a `cacheStore`, stops listening
+   * to it and releases it (a store closes the connections it made once no client uses it). Safe
+   * to call twice.
+   */
   async close(): Promise<void> {
+    const wasClosed = this.#closed
     this.#closed = true
     this.#metrics.close()
     this.#token.close()
@@ -643,6 +728,7 @@ export class IamClient {
     ]) {
       c.clear()
     }
+    if (!wasClosed) await this.#shared?.close()
   }
 
   // ---------------------------------------------------------------- inspection (read-only)
@@ -659,7 +745,7 @@ export class IamClient {
    */
   keySetSnapshot(): KeySetSnapshot | undefined {
     const keys = this.#jwks.value
-    return keys === undefined ? undefined : snapshotKeySet(keys)
+    return keys === undefined ? undefined : snapshotKeySet(keys.value)
   }
 
   /**
@@ -676,7 +762,7 @@ export class IamClient {
    */
   revocationListSnapshot(): RevocationListSnapshot | undefined {
     const list = this.#revocation.value
-    return list === undefined ? undefined : snapshotRevocationList(list)
+    return list === undefined ? undefined : snapshotRevocationList(list.value)
   }
 
   // ---------------------------------------------------------------- internals
@@ -689,7 +775,112 @@ export class IamClient {
     return this.#http.send({ ...request, budgetMs: this.options.requestBudgetMs })
   }
 
-  async #fetchJwks(): Promise<KeySet> {
+  /**
+   * A cached IAM answer: from memory, else (with a shared store) from the store or the IAM under
+   * the store's lock, else from the IAM. A TTL of 0 keeps the answer out of both levels.
+   */
+  #cached<V>(
+    cache: TtlCache<V>,
+    key: string,
+    sharedKey: readonly string[],
+    codec: EntryCodec<V>,
+    load: () => Promise<V>,
+    ttlFor: (value: V) => number,
+  ): Promise<V> {
+    const shared = this.#shared
+    const [kind, ...parts] = sharedKey as [string, ...string[]]
+    // Nothing would be written: waiting on other replicas' locks would only add latency.
+    if (shared === undefined || this.#longestTtl(kind) === 0) {
+      return cache.getOrLoad(key, load, ttlFor)
+    }
+    return cache.getOrLoadEntry(key, () =>
+      shared.loadEntry(shared.key(kind, ...parts), codec, load, ttlFor),
+    )
+  }
+
+  /** The longest TTL an entry of `kind` can have, in ms. */
+  #longestTtl(kind: string): number {
+    const o = this.options
+    if (kind === 'client-information') return o.clientInfoCacheTtlMs
+    if (kind === 'namespace-context') {
+      return Math.max(o.namespaceContextCacheTtlMs, o.namespaceNotFoundCacheTtlMs)
+    }
+    return o.rolesCacheTtlMs
+  }
+
+  /**
+   * The oldest fetch a shared snapshot may come from, for a fetch started for `reason` while the
+   * snapshot fetched at `current` is served: an explicit refresh wants what the IAM says now; an
+   * unknown key takes any snapshot newer than the one served, and otherwise respects the cooldown
+   * fleet-wide; the first load and the timer take one that is less than an interval old.
+   */
+  #minFetchedAt(reason: FetchReason, intervalMs: number, current: number | undefined): number {
+    const now = this.options.now()
+    switch (reason) {
+      case 'refresh':
+        return now
+      case 'cooldown':
+        return Math.min(now - this.options.jwksRefetchCooldownMs, (current ?? -Infinity) + 1)
+      default:
+        return now - intervalMs
+    }
+  }
+
+  #snapshotTtl(intervalMs: number): number {
+    return Math.min(MAX_STORE_TTL_MS, intervalMs * SNAPSHOT_TTL_INTERVALS)
+  }
+
+  async #loadJwks(reason: FetchReason): Promise<Snapshot<KeySet>> {
+    const parse = (raw: string) => this.#parseJwks(raw)
+    const fetchRaw = () => this.#fetchJwksBody()
+    if (this.#shared === undefined) {
+      const fetchedAt = this.options.now()
+      return { value: parse(await fetchRaw()), fetchedAt }
+    }
+    const interval = this.options.jwksRefreshIntervalMs
+    return this.#shared.loadSnapshot(
+      'jwks',
+      parse,
+      fetchRaw,
+      this.#minFetchedAt(reason, interval, this.#jwks.value?.fetchedAt),
+      this.#snapshotTtl(interval),
+    )
+  }
+
+  async #loadRevocationList(reason: FetchReason): Promise<Snapshot<RevocationList>> {
+    const fetchRaw = () => this.#fetchRevocationListBody()
+    if (this.#shared === undefined) {
+      const fetchedAt = this.options.now()
+      return { value: parseRevocationList(await fetchRaw()), fetchedAt }
+    }
+    const interval = this.options.revocationListRefreshIntervalMs
+    return this.#shared.loadSnapshot(
+      'revocation-list',
+      parseRevocationList,
+      fetchRaw,
+      this.#minFetchedAt(reason, interval, this.#revocation.value?.fetchedAt),
+      this.#snapshotTtl(interval),
+    )
+  }
+
+  /** Adopts the newer JWKS and revocation list snapshots other replicas announce. */
+  #subscribeSnapshots(): void {
+    const shared = this.#shared
+    if (shared === undefined) return
+    shared.subscribeSnapshots('jwks', {
+      parse: (raw) => this.#parseJwks(raw),
+      current: () => this.#jwks.value?.fetchedAt,
+      offer: (snapshot) => this.#jwks.offer(snapshot),
+    })
+    shared.subscribeSnapshots('revocation-list', {
+      parse: parseRevocationList,
+      current: () => this.#revocation.value?.fetchedAt,
+      offer: (snapshot) => this.#revocation.offer(snapshot),
+    })
+  }
+
+  /** The JWKS body exactly as the IAM sent it. */
+  async #fetchJwksBody(): Promise<string> {
     const response = await this.#request({
       endpoint: 'jwks',
       method: 'GET',
@@ -697,13 +888,19 @@ export class IamClient {
       auth: 'basic',
     })
     if (response.status !== 200) throw unexpectedStatus('jwks', response)
-    const keys = parseJwks(parseJsonBody('jwks', response), this.options.logger, this.#warnedKeys)
-    const previous = this.#jwks.value
+    return response.text
+  }
+
+  #parseJwks(raw: string): KeySet {
+    const body = parseJsonBody('jwks', { status: 200, text: raw })
+    const keys = parseJwks(body, this.options.logger, this.#warnedKeys)
+    const previous = this.#jwks.value?.value
     // Keep the same object when nothing changed, so verified tokens stay cached.
     return previous !== undefined && previous.fingerprint === keys.fingerprint ? previous : keys
   }
 
-  async #fetchRevocationList(): Promise<RevocationList> {
+  /** The revocation list body exactly as the IAM sent it (its 64-bit words are parsed losslessly). */
+  async #fetchRevocationListBody(): Promise<string> {
     const response = await this.#request({
       endpoint: 'revocation list',
       method: 'GET',
@@ -711,8 +908,23 @@ export class IamClient {
       auth: 'basic',
     })
     if (response.status !== 200) throw unexpectedStatus('revocation list', response)
-    return parseRevocationList(response.text)
+    return response.text
   }
+}
+
+/** Longest TTL written to the store, in ms (the longest delay a timer honours). */
+const MAX_STORE_TTL_MS = 2_147_483_647
+
+/**
+ * The scope of this client's keys in a shared store, `<iam>:<clientId>`: `<iam>` is the first 16
+ * hex digits of the SHA-256 of the IAM and basic-service base URLs.
+ */
+function sharedScope(o: ResolvedIamClientOptions): string {
+  const iam = createHash('sha256')
+    .update(`${o.baseUrl}\n${o.basicBaseUrl}`)
+    .digest('hex')
+    .slice(0, 16)
+  return `${iam}:${encodeURIComponent(o.clientId)}`
 }
 
 function str(value: unknown): string {
@@ -720,6 +932,42 @@ function str(value: unknown): string {
 }
 
 const NO_PERMISSIONS: readonly WirePermission[] = Object.freeze([])
+
+/** Role permissions in the store: the list, read back as strictly as from the IAM. */
+function permissionsCodec(endpoint: string): EntryCodec<readonly WirePermission[]> {
+  return {
+    encode: (permissions) => permissions,
+    decode: (json) => readPermissions(endpoint, { permissions: json }),
+  }
+}
+
+/** Client information in the store, without any field that names a secret. */
+const CLIENT_INFORMATION_CODEC: EntryCodec<ClientInformation> = {
+  encode: (info) =>
+    Object.fromEntries(Object.entries(info).filter(([field]) => !/secret/i.test(field))),
+  decode: (json) => readClientInformation(json),
+}
+
+/** A namespace context in the store; `null` (not found) is shared too. */
+const NAMESPACE_CONTEXT_CODEC: EntryCodec<NamespaceContext | null> = {
+  encode: (context) => context,
+  decode: (json) => {
+    if (json === null) return null
+    if (typeof json !== 'object' || Array.isArray(json)) {
+      throw new IamError('ERR_IAM_BAD_RESPONSE', 'namespace context: not an object')
+    }
+    return readNamespaceContext(json as Record<string, unknown>)
+  },
+}
+
+function readNamespaceContext(body: Record<string, unknown>): NamespaceContext {
+  return Object.freeze({
+    namespace: str(body.namespace),
+    type: str(body.type),
+    studioNamespace: str(body.studioNamespace),
+    publisherNamespace: str(body.publisherNamespace),
+  })
+}
 
 /**
  * Client information from its body. `redirectUri` decides CSRF, so only a string is taken: a

@@ -7,7 +7,7 @@
  * | instrument | kind, unit | attributes |
  * |---|---|---|
  * | `iam.decisions` | counter, `{decision}` | `iam.decision.outcome` (`allowed`, `refused`, `error`), `error.type` (the `ERR_IAM_*` code) |
- * | `iam.cache.lookups` | counter, `{lookup}` | `iam.cache.name`, `iam.cache.result` (`hit`, `miss`, `stale`) |
+ * | `iam.cache.lookups` | counter, `{lookup}` | `iam.cache.name`, `iam.cache.result` (`hit`, `miss`, `stale`, `shared`) |
  * | `http.client.request.duration` | histogram, `s` | `iam.endpoint`, `http.request.method`, `http.response.status_code`, `server.address`, `server.port`, `error.type` |
  * | `iam.resource.age` | gauge, `s` | `iam.resource` (`client_token`, `jwks`, `revocation_list`) |
  */

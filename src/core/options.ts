@@ -8,6 +8,7 @@ import type { MeterProvider } from '@opentelemetry/api'
 
 import type { IamLogger } from './log.js'
 import { MAX_TIMER_DELAY_MS } from './scheduler.js'
+import { CACHE_STORE_METHODS, type CacheStore } from './store.js'
 
 export type { IamLogger } from './log.js'
 
@@ -99,6 +100,14 @@ export interface IamClientOptions {
    * (`metrics.setGlobalMeterProvider`), a no-op until the application installs an SDK.
    */
   meterProvider?: MeterProvider
+  /**
+   * A store shared by the replicas of the service (e.g. `RedisCacheStore` from
+   * `iam-node-sdk/redis`), below the in-memory caches: role permissions, role overrides, client
+   * information, namespace contexts, the JWKS and the revocation list are shared, so the fleet
+   * asks the IAM about once per TTL or interval. Default: none (each process caches in memory).
+   * The store is opened on first use and released by {@link IamClient.close}.
+   */
+  cacheStore?: CacheStore
   /** Clock returning epoch milliseconds. Default `Date.now`. For tests. */
   now?: () => number
 }
@@ -130,6 +139,7 @@ export interface ResolvedIamClientOptions {
   readonly fetch: typeof globalThis.fetch
   readonly logger: IamLogger
   readonly meterProvider: MeterProvider | undefined
+  readonly cacheStore: CacheStore | undefined
   readonly now: () => number
 }
 
@@ -145,6 +155,7 @@ export type ClientOptionKind =
   | 'function'
   | 'logger'
   | 'meterProvider'
+  | 'object'
 
 /** One row of {@link CLIENT_OPTIONS}. */
 export interface ClientOptionSpec {
@@ -162,6 +173,8 @@ export interface ClientOptionSpec {
   readonly max?: number
   /** Unit, for the docs. */
   readonly unit?: 'ms' | 'bytes' | 'entries' | 'tokens'
+  /** Methods an `object` option must have. */
+  readonly methods?: readonly string[]
   /** One line for the docs. */
   readonly description: string
 }
@@ -375,6 +388,14 @@ export const CLIENT_OPTIONS: readonly ClientOptionSpec[] = Object.freeze(
         description: 'OpenTelemetry MeterProvider for the metrics. Default: the global one.',
       },
       {
+        name: 'cacheStore',
+        env: undefined,
+        kind: 'object',
+        methods: CACHE_STORE_METHODS,
+        description:
+          'Store shared by replicas below the memory caches (`RedisCacheStore` of `iam-node-sdk/redis`). Default: none, memory only.',
+      },
+      {
         name: 'now',
         env: undefined,
         kind: 'function',
@@ -513,6 +534,17 @@ function readValue(spec: ClientOptionSpec, value: unknown): unknown {
         fail(spec.name, 'an OpenTelemetry MeterProvider (with getMeter)', value)
       }
       return value
+    case 'object': {
+      const methods = spec.methods ?? []
+      if (
+        value === null ||
+        typeof value !== 'object' ||
+        !methods.every((m) => typeof (value as Record<string, unknown>)[m] === 'function')
+      ) {
+        fail(spec.name, `an object with the methods ${methods.join(', ')}`, value)
+      }
+      return value
+    }
   }
 }
 

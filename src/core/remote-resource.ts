@@ -5,7 +5,9 @@
  * (clamped, `unref()`'d) and one `close()`.
  *
  * jose keeps a sequence guard because its fetches can overlap; here they cannot (a refresh joins
- * the fetch in flight), so there is none.
+ * the fetch in flight), so there is none. A value can also be offered from elsewhere (another
+ * replica's fetch, through a shared store): with `fetchedAt`, an older value never replaces a
+ * newer one.
  */
 import type { IamLogger } from './log.js'
 import { RateLimitedLog } from './log.js'
@@ -29,11 +31,19 @@ export interface ResourceHealth {
   servingStale: boolean
 }
 
+/**
+ * Why a fetch runs: the first load (`start`), the refresh timer (`timer`), an explicit
+ * {@link RemoteResource.refresh} (`refresh`), or {@link RemoteResource.refreshIfOlderThan}
+ * (`cooldown`). A fetch through a shared store uses it to decide how recent a value fetched by
+ * another replica must be.
+ */
+export type FetchReason = 'start' | 'timer' | 'refresh' | 'cooldown'
+
 /** Options of {@link RemoteResource}. */
 export interface RemoteResourceOptions<T> {
   /** Name for logs, e.g. `JWKS`. */
   name: string
-  fetch: () => Promise<T>
+  fetch: (reason: FetchReason) => Promise<T>
   /** Called with each newly fetched value. */
   onValue?: (value: T) => void
   /** Time until the next refresh after a success, in ms: fixed, or computed from the value. */
@@ -47,6 +57,12 @@ export interface RemoteResourceOptions<T> {
    * error level, as the value lost. Default: never (a stale value keeps serving).
    */
   expiresAt?: (value: T) => number
+  /**
+   * When a value was fetched from its source (epoch ms), for values that may have been fetched
+   * elsewhere: its age is counted from then, and an older value never replaces a newer one.
+   * Default: a value is as old as its own fetch.
+   */
+  fetchedAt?: (value: T) => number
 }
 
 const FIRST_RETRY_DELAY_MS = 1_000
@@ -93,12 +109,26 @@ export class RemoteResource<T> {
   start(): Promise<T> {
     if (this.#closed) return Promise.reject(new Error(`${this.#options.name} is closed`))
     this.#started = true
-    return this.refresh()
+    return this.#fetch('start')
   }
 
   /** Fetches now (or joins the fetch in flight) and reschedules the next refresh. */
   refresh(): Promise<T> {
-    return this.#fetch(false)
+    return this.#fetch('refresh')
+  }
+
+  /**
+   * Takes a value fetched elsewhere (another replica) when it is newer than the current one (by
+   * `fetchedAt`), as a successful load: the refresh timer restarts from it. Returns whether it
+   * was taken. Ignored after {@link close}.
+   */
+  offer(value: T): boolean {
+    const o = this.#options
+    if (this.#closed || o.fetchedAt === undefined) return false
+    const current = this.#value
+    if (current !== undefined && o.fetchedAt(value) <= o.fetchedAt(current)) return false
+    this.#succeeded(value)
+    return true
   }
 
   /** Refreshes only if the last fetch started at least `cooldownMs` ago; otherwise resolves at once. */
@@ -108,19 +138,25 @@ export class RemoteResource<T> {
       return
     }
     if (this.#options.now() - this.#lastFetchStartedAt < cooldownMs) return
-    await this.refresh().catch(() => undefined)
+    await this.#fetch('cooldown').catch(() => undefined)
   }
 
   /** Health of this resource. */
   health(): ResourceHealth {
     const failing = this.#failingSince !== undefined
+    const { fetchedAt, now } = this.#options
+    const value = this.#value
     return {
       loaded: this.#loaded,
       lastSuccessAt: this.#lastSuccessAt,
       lastErrorAt: this.#lastErrorAt,
       lastError: this.#lastError,
       ageMs:
-        this.#lastSuccessAt === undefined ? undefined : this.#options.now() - this.#lastSuccessAt,
+        fetchedAt !== undefined && value !== undefined
+          ? Math.max(0, now() - fetchedAt(value))
+          : this.#lastSuccessAt === undefined
+            ? undefined
+            : now() - this.#lastSuccessAt,
       failing,
       servingStale: failing && this.#loaded,
     }
@@ -133,31 +169,24 @@ export class RemoteResource<T> {
     this.#timer = undefined
   }
 
-  /** `background`: started by this resource's own timer, so nobody else hears of a failure. */
-  #fetch(background: boolean): Promise<T> {
+  /** A `timer` fetch was started by this resource's own timer, so nobody else hears of a failure. */
+  #fetch(reason: FetchReason): Promise<T> {
     if (this.#inFlight) return this.#inFlight
     const o = this.#options
+    const background = reason === 'timer'
     this.#lastFetchStartedAt = o.now()
-    const promise = o.fetch().then(
-      (value) => {
+    const promise = o.fetch(reason).then(
+      (fetched) => {
         this.#inFlight = undefined
-        this.#value = value
-        this.#loaded = true
-        o.onValue?.(value)
-        if (this.#failingSince !== undefined) {
-          o.logger.info?.(
-            { resource: o.name, failedForMs: o.now() - this.#failingSince },
-            `${o.name} loaded again after ${this.#failures} failed attempt(s)`,
-          )
-        }
-        this.#failures = 0
-        this.#failingSince = undefined
-        this.#lossReported = false
-        this.#lastSuccessAt = o.now()
-        this.#lastError = undefined
-        this.#schedule(
-          typeof o.refreshAfterMs === 'function' ? o.refreshAfterMs(value) : o.refreshAfterMs,
-        )
+        // A newer value offered while this fetch ran stays.
+        const current = this.#value
+        const value =
+          o.fetchedAt !== undefined &&
+          current !== undefined &&
+          o.fetchedAt(current) > o.fetchedAt(fetched)
+            ? current
+            : fetched
+        this.#succeeded(value, value !== current)
         return value
       },
       (error: unknown) => {
@@ -214,12 +243,34 @@ export class RemoteResource<T> {
     return promise
   }
 
+  /** Records a successful load of `value` (`isNew`: a value not served before). */
+  #succeeded(value: T, isNew = true): void {
+    const o = this.#options
+    this.#value = value
+    this.#loaded = true
+    if (isNew) o.onValue?.(value)
+    if (this.#failingSince !== undefined) {
+      o.logger.info?.(
+        { resource: o.name, failedForMs: o.now() - this.#failingSince },
+        `${o.name} loaded again after ${this.#failures} failed attempt(s)`,
+      )
+    }
+    this.#failures = 0
+    this.#failingSince = undefined
+    this.#lossReported = false
+    this.#lastSuccessAt = o.now()
+    this.#lastError = undefined
+    this.#schedule(
+      typeof o.refreshAfterMs === 'function' ? o.refreshAfterMs(value) : o.refreshAfterMs,
+    )
+  }
+
   #schedule(delayMs: number): void {
     if (!this.#started || this.#closed) return
     if (this.#timer) clearTimeout(this.#timer)
     this.#timer = scheduleTimer(() => {
       this.#timer = undefined
-      this.#fetch(true).catch(() => undefined)
+      this.#fetch('timer').catch(() => undefined)
     }, delayMs)
   }
 }

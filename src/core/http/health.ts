@@ -30,6 +30,11 @@ export interface HealthBody {
   }
   /** Cached IAM answers served past their TTL because the IAM is unreachable. */
   readonly staleCacheEntries: number
+  /**
+   * The shared cache (`cacheStore`, e.g. Redis), when one is configured: whether it is used right
+   * now. Unavailable is not "not ready": each replica falls back to its memory and the IAM.
+   */
+  readonly sharedCache?: { readonly available: boolean; readonly lastError: string | null }
 }
 
 /** A health answer: the HTTP status and the body. */
@@ -85,9 +90,14 @@ export function healthResponse(
   else if (!resources.clientToken.loaded) reason = 'the client token has not been granted'
   else if (!resources.jwks.loaded) reason = 'the key set (JWKS) has not loaded'
   else if (!resources.revocationList.loaded) reason = 'the revocation list has not loaded'
+  const shared = report?.sharedCache
+  const sharedCache =
+    shared?.configured === true
+      ? { sharedCache: { available: shared.available, lastError: shared.lastError ?? null } }
+      : {}
   const body: HealthBody =
     reason === undefined
-      ? { status: 'ready', resources, staleCacheEntries }
-      : { status: 'not_ready', reason, resources, staleCacheEntries }
+      ? { status: 'ready', resources, staleCacheEntries, ...sharedCache }
+      : { status: 'not_ready', reason, resources, staleCacheEntries, ...sharedCache }
   return { status: reason === undefined ? 200 : 503, body }
 }
