@@ -228,16 +228,18 @@ describe('IamClient with a Redis cache store', () => {
         await new Promise((resolve) => setTimeout(resolve, 5))
       }
     })
-    await eventually(() => requests > 30)
+    // Generous bounds: the suite runs many files at once on a small machine.
+    await eventually(() => requests > 30, 15_000)
     await redis.kill()
     const atKill = requests
     await eventually(
       () => requests > atKill + 30 && replicas.every((c) => !c.health().sharedCache.available),
+      15_000,
     )
     await redis.restart()
-    await eventually(() => replicas.every((c) => c.health().sharedCache.available), 10_000)
+    await eventually(() => replicas.every((c) => c.health().sharedCache.available), 15_000)
     const atRestart = requests
-    await eventually(() => requests > atRestart + 30)
+    await eventually(() => requests > atRestart + 30, 15_000)
     running = false
     await Promise.all(load)
     assert.deepEqual(failures, [])
