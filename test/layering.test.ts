@@ -27,6 +27,39 @@ function importsOf(file: string): string[] {
   ].map((m) => m[1] as string)
 }
 
+/** The HTTP framework adapters: each a translator over the kit (src/core/http/index.ts). */
+const ADAPTERS = ['express', 'fastify', 'fetch', 'hono', 'koa', 'nestjs']
+const MAX_ADAPTER_CODE_LINES = 200
+
+/**
+ * Lines that are neither blank, comments, nor import and re-export lists (a rough count, enough
+ * for a size bound on what an adapter does).
+ */
+function codeLines(file: string): number {
+  let inBlock = false
+  let inImport = false
+  let count = 0
+  for (const raw of readFileSync(file, 'utf8').split('\n')) {
+    const line = raw.trim()
+    if (inBlock) {
+      if (line.includes('*/')) inBlock = false
+      continue
+    }
+    const listStart = /^(import|export)( type)? \{$/.test(line)
+    if (inImport || listStart || /^(import|export)\b.*\bfrom\s+['"]/.test(line)) {
+      inImport = !/\bfrom\s+['"]/.test(line)
+      continue
+    }
+    if (line.startsWith('/*')) {
+      inBlock = !line.includes('*/')
+      continue
+    }
+    if (line === '' || line.startsWith('//')) continue
+    count++
+  }
+  return count
+}
+
 describe('layering', () => {
   it('src/core imports no framework and nothing outside src/core', () => {
     const offenders: string[] = []
@@ -36,6 +69,29 @@ describe('layering', () => {
           spec.startsWith('.') && !join(file, '..', spec).startsWith(join(root, 'src/core'))
         if (FRAMEWORKS.test(spec) || escapes) offenders.push(`${relative(root, file)} -> ${spec}`)
       }
+    }
+    assert.deepEqual(offenders, [])
+  })
+
+  it('each HTTP adapter imports only the adapter kit of the package, and is small', () => {
+    const kit = join(root, 'src/core/http/index.js')
+    const offenders: string[] = []
+    for (const adapter of ADAPTERS) {
+      const dir = join(root, 'src', adapter)
+      if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory()) continue
+      let code = 0
+      for (const file of sources(dir)) {
+        for (const spec of importsOf(file)) {
+          if (!spec.startsWith('.')) continue
+          const target = join(file, '..', spec)
+          if (target !== kit && !target.startsWith(dir)) {
+            offenders.push(`${relative(root, file)} -> ${spec}`)
+          }
+        }
+        code += codeLines(file)
+      }
+      // Logic past this size is leaking out of the kit (comments and blank lines not counted).
+      if (code > MAX_ADAPTER_CODE_LINES) offenders.push(`src/${adapter}: ${code} lines of code`)
     }
     assert.deepEqual(offenders, [])
   })

@@ -23,7 +23,7 @@
 import type { Application, ErrorRequestHandler, Request, RequestHandler, Response } from 'express'
 
 import {
-  HttpProtection,
+  DeferredProtection,
   IamError,
   applyCorsHeaders,
   computeCorsHeaders,
@@ -40,6 +40,7 @@ import type {
   CorsHeaders,
   CorsRequestInfo,
   CorsRouteOptions,
+  HttpProtection,
   HttpRequest,
   IamClient,
   IamProtectionOptions,
@@ -155,10 +156,7 @@ export function iamErrorHandler(): ErrorRequestHandler {
  */
 export class IAM {
   readonly #options: IamExpressOptions
-  #protection: HttpProtection | undefined
-  #ready!: Promise<void>
-  #settle!: { resolve: () => void; reject: (error: unknown) => void }
-  #failed = false
+  readonly #deferred = new DeferredProtection()
   readonly #apps = new WeakSet<object>()
   readonly #handlerInstalled = new WeakSet<object>()
 
@@ -166,18 +164,12 @@ export class IAM {
   constructor(app?: Application, options?: IamExpressOptions) {
     validateProtectionOptions(options)
     this.#options = { ...options }
-    this.#newReady()
     if (app !== undefined) void this.initApp(app)
-  }
-
-  #newReady(): void {
-    this.#ready = new Promise<void>((resolve, reject) => (this.#settle = { resolve, reject }))
-    this.#ready.catch(() => {})
   }
 
   /** Settles when the client token, JWKS and revocation list are loaded; rejects if it failed. */
   get ready(): Promise<void> {
-    return this.#ready
+    return this.#deferred.ready
   }
 
   /** Attaches the integration to `app` and starts the client on the first call. */
@@ -185,27 +177,18 @@ export class IAM {
     if (typeof app !== 'function' || typeof (app as Partial<Application>).use !== 'function') {
       throw new TypeError('IAM.initApp(app) expects an Express application')
     }
-    if (this.#protection === undefined) {
-      if (this.#failed) this.#newReady() // a later initApp with fixed settings tries again
-      try {
-        this.#protection = HttpProtection.create({
-          options: this.#options,
-          setting: (key) => app.get(key),
-          settingKeys: () => Object.keys((app as { settings?: object }).settings ?? {}),
-          env: process.env,
-        })
-        this.#protection.ready.then(this.#settle.resolve, this.#settle.reject)
-      } catch (error) {
-        this.#failed = true
-        this.#settle.reject(error)
-      }
-    }
+    this.#deferred.create({
+      options: this.#options,
+      setting: (key) => app.get(key),
+      settingKeys: () => Object.keys((app as { settings?: object }).settings ?? {}),
+      env: process.env,
+    })
     if (!this.#apps.has(app)) {
       this.#apps.add(app)
       ;(app as unknown as IamHolder)[APP_KEY] = this
       app.use(this.#firstMiddleware(app))
     }
-    return this.#ready
+    return this.ready
   }
 
   /** The core client (`iam.client.validatePermission(...)`). Throws before `initApp`. */
@@ -220,14 +203,14 @@ export class IAM {
 
   /** @internal The kit's protection (used by this module's middleware). */
   get protection(): HttpProtection | undefined {
-    return this.#protection
+    return this.#deferred.protection
   }
 
   #require(): HttpProtection {
-    if (this.#protection === undefined) {
+    if (this.protection === undefined) {
       throw new TypeError('IAM is not initialised: call new IAM(app) or iam.initApp(app) first')
     }
-    return this.#protection
+    return this.protection
   }
 
   /** @internal Appends the error handler once, on the first request: after the app's own. */
@@ -240,7 +223,7 @@ export class IAM {
   #firstMiddleware(app: Application): RequestHandler {
     return (req, res, next) => {
       this.ensureErrorHandler(app)
-      const protection = this.#protection
+      const protection = this.protection
       if (protection?.options.cors !== undefined) {
         // When the headers go out: a route's own values win, and its methods are known by then.
         const writeHead = res.writeHead
@@ -260,15 +243,14 @@ export class IAM {
    */
   healthHandler(): RequestHandler {
     return (_req, res) => {
-      const health = this.#protection?.health()
-      const { status, body } = health ?? { status: 503, body: { status: 'not_ready' } }
+      const { status, body } = this.#require().health()
       res.status(status).set('Cache-Control', 'no-store').json(body)
     }
   }
 
   /** Stops the client's background work (when the integration built the client). */
   async close(): Promise<void> {
-    await this.#protection?.close()
+    await this.#deferred.close()
   }
 }
 

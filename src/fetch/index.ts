@@ -18,12 +18,15 @@
  */
 import {
   HttpProtection,
-  applyCorsHeaders,
   createHttpRequest,
   createRouteCors,
   createRouteGuard,
+  errorResponse,
+  healthWebResponse,
   isPreflight,
-  toHttpErrorResponse,
+  preflightResponse,
+  webCorsInfo,
+  withCors,
 } from '../core/http/index.js'
 import type {
   CorsHeaderValue,
@@ -165,41 +168,6 @@ export interface FetchIam {
   close(): Promise<void>
 }
 
-function json(status: number, headers: Record<string, string>, body: unknown): Response {
-  // `new Response` rather than `Response.json`: an instance of the current global `Response`,
-  // even where a server replaced it (as @hono/node-server does), so `instanceof` works.
-  return new Response(JSON.stringify(body), {
-    status,
-    headers: { ...headers, 'content-type': 'application/json' },
-  })
-}
-
-/** Sets CORS headers; a response with immutable headers (`fetch`, `Response.redirect`) is copied. */
-function withCors(response: Response, cors: CorsHeaders | undefined, override: boolean): Response {
-  if (cors === undefined) return response
-  const write = (headers: Headers) =>
-    applyCorsHeaders(
-      cors,
-      {
-        has: (name) => headers.has(name),
-        get: (name) => headers.get(name) ?? undefined,
-        set: (name, value) => headers.set(name, value),
-      },
-      override,
-    )
-  try {
-    write(response.headers)
-    return response
-  } catch {
-    const copy = new Response(response.body, response)
-    write(copy.headers)
-    return copy
-  }
-}
-
-const preflightAnswer = (cors: CorsHeaders) =>
-  withCors(new Response(null, { status: 200 }), cors, true)
-
 /**
  * Creates the integration and starts the client. Options: the core client's and the HTTP
  * options, then `IAM_*` environment variables, then defaults. Requests that arrive before the
@@ -225,14 +193,7 @@ export function createIam(options: IamFetchOptions = {}): FetchIam {
   const corsOf = (request: Request, route?: CorsPolicy, methods?: readonly string[]) => {
     route ??= routeCors.get(request)
     if (route === undefined && protection.options.cors === undefined) return undefined
-    const header = (name: string) => request.headers.get(name) ?? undefined
-    const info = {
-      origin: header('origin'),
-      requestHeaders: header('access-control-request-headers'),
-      requestMethod: header('access-control-request-method'),
-      routeMethods: methods ?? (request.method === 'OPTIONS' ? undefined : [request.method]),
-    }
-    return protection.cors(info, route)
+    return protection.cors(webCorsInfo(request, methods), route)
   }
   // A tagged result: `instanceof Response` is not reliable where a server replaces the global
   // `Response` (as @hono/node-server does), and a Response must never pass for a context.
@@ -253,8 +214,7 @@ export function createIam(options: IamFetchOptions = {}): FetchIam {
       })
       return { context: await protection.authorize(guard, http, request) }
     } catch (error) {
-      const { status, headers, body } = toHttpErrorResponse(error)
-      return { refusal: withCors(json(status, headers, body), cors(), false) }
+      return { refusal: errorResponse(error, cors()) }
     }
   }
   const permissionRequired = (
@@ -293,7 +253,7 @@ export function createIam(options: IamFetchOptions = {}): FetchIam {
       }
       return async (request: Request, ...args: unknown[]) => {
         const cors = corsOf(request, undefined, methods)
-        if (cors !== undefined && request.method === 'OPTIONS') return preflightAnswer(cors)
+        if (cors !== undefined && request.method === 'OPTIONS') return preflightResponse(cors)
         const found = params && (() => params(request, ...args))
         const result = await authorize(guard, request, found, () => cors)
         if (!('context' in result)) return result.refusal
@@ -310,7 +270,7 @@ export function createIam(options: IamFetchOptions = {}): FetchIam {
         const cors = corsOf(request, route, opts.methods)
         if (cors === undefined) return handler(request, ...args)
         const answersPreflight = preflight && request.method === 'OPTIONS'
-        if (answersPreflight && route !== undefined) return preflightAnswer(cors)
+        if (answersPreflight && route !== undefined) return preflightResponse(cors)
         if (route !== undefined) routeCors.set(request, route)
         const response = await handler(request, ...args)
         // App-wide only (around a whole router): the router's own OPTIONS answer wins; a CORS
@@ -327,16 +287,13 @@ export function createIam(options: IamFetchOptions = {}): FetchIam {
           )
         ) {
           await response.body?.cancel()
-          return preflightAnswer(cors)
+          return preflightResponse(cors)
         }
         // Values the handler set itself win, as in Express (an inner protect used the same policy).
         return withCors(response, cors, false)
       }
     },
-    healthHandler: () => () => {
-      const { status, body } = protection.health()
-      return json(status, { 'cache-control': 'no-store' }, body)
-    },
+    healthHandler: () => () => healthWebResponse(protection.health()),
     close: () => protection.close(),
   }
 }

@@ -25,6 +25,16 @@
  * @packageDocumentation
  */
 export { HttpProtection, validateProtectionOptions } from './protection.js'
+export { DeferredProtection } from './deferred.js'
+export type { ProtectionSources } from './deferred.js'
+export {
+  errorResponse,
+  healthWebResponse,
+  jsonResponse,
+  preflightResponse,
+  webCorsInfo,
+  withCors,
+} from './web.js'
 export type { IamProtectionOptions, ProtectionCoreClient } from './protection.js'
 export { createHttpRequest, parseCookieHeader } from './request.js'
 export type { HttpRequest, HttpRequestInit, IamRequestContext, TokenSource } from './request.js'
