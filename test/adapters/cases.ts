@@ -45,6 +45,8 @@ export type TokenName =
   /** `sample-userid` with `NAMESPACE:sample-studio-:USER:*` 4 (the studio rule; `studiogame`). */
   | 'studioPermission'
   | 'revokedUser'
+  /** `sample-userid` with `scope: 'openid profile email'` (no permission). */
+  | 'scoped'
   | 'badSignature'
   | 'unknownKid'
   | 'algNone'
@@ -63,6 +65,10 @@ export interface RouteSpec {
     readonly permission?: Readonly<Record<string, string | number>>
     readonly resources?: ResourcesSpec
     readonly csrfProtect?: boolean
+    readonly optional?: boolean
+    readonly scopes?: readonly string[]
+    /** `check`: the route's check passes when the token's `sub` is this one. */
+    readonly checkSubIs?: string
   }
   /** Per-route CORS (`corsOptions(headers, { preflight })`), also mounted on `OPTIONS path`. */
   readonly cors?: {
@@ -182,6 +188,14 @@ export const PROFILES = {
           resources: { fromHeaders: { '{namespace}': 'x-namespace' } },
         },
       },
+      { path: '/optional', methods: ['GET', 'POST'], guard: { optional: true } },
+      {
+        path: '/optional-permission',
+        methods: ['GET'],
+        guard: { optional: true, permission: PERMISSION, resources: RESOURCES },
+      },
+      { path: '/scoped', methods: ['GET'], guard: { scopes: ['profile', 'email'] } },
+      { path: '/checked', methods: ['GET'], guard: { checkSubIs: 'sample-userid' } },
     ],
   },
   strict: { options: { strictReferer: true }, routes: [direct] },
@@ -515,6 +529,56 @@ export const CASES: readonly CaseRow[] = [
       headers: { 'x-namespace': 'other-namespace' },
     },
     expect: { status: 403, errorCode: 20013 },
+  },
+
+  // ---------------------------------------------------------------- route options
+  {
+    name: 'optional: no token, the handler runs unauthenticated (no context)',
+    profile: 'default',
+    request: { path: '/optional' },
+    expect: { status: 200, errorCode: null, body: { ok: true, sub: null, tokenLocation: null } },
+  },
+  okHeader('optional: a valid token gives the context', { path: '/optional', token: 'denied' }),
+  unauthorized('optional: a bad token is still 401', { path: '/optional', token: 'expired' }),
+  unauthorized('optional: a malformed header is still 401', {
+    path: '/optional',
+    headers: { authorization: 'Bearer abc' },
+  }),
+  badReferer(
+    'optional: a cookie token still passes CSRF',
+    cookie('allowed', { referer: 'https://evil.example.net/' }, '/optional'),
+  ),
+  {
+    name: 'optional with a permission: a token without it is 403',
+    profile: 'default',
+    request: { path: '/optional-permission', token: 'denied' },
+    expect: { status: 403, errorCode: 20013, headers: CHALLENGE_SCOPE },
+  },
+  {
+    name: 'optional with a permission: no token runs unauthenticated',
+    profile: 'default',
+    request: { path: '/optional-permission' },
+    expect: { status: 200, errorCode: null, body: { ok: true, sub: null } },
+  },
+  {
+    name: 'scopes: a token lacking them is 403 insufficient_scope naming them',
+    profile: 'default',
+    request: { path: '/scoped', token: 'allowed' },
+    expect: {
+      status: 403,
+      errorCode: 20013,
+      headers: {
+        'www-authenticate': { matches: 'error="insufficient_scope".*scope="profile email"' },
+      },
+    },
+  },
+  okHeader('scopes: a token with all of them passes', { path: '/scoped', token: 'scoped' }),
+  okHeader('check: true lets the request through', { path: '/checked', token: 'allowed' }),
+  {
+    name: 'check: false is 403 / 20013',
+    profile: 'default',
+    request: { path: '/checked', token: 'denied' },
+    expect: { status: 403, errorCode: 20013, headers: CHALLENGE_SCOPE },
   },
 
   // ---------------------------------------------------------------- CSRF (cookie tokens)

@@ -7,7 +7,7 @@ import type express from 'express'
 
 import { IAM, corsOptions, permissionRequired } from '../../src/express/index.js'
 import type { IamExpressOptions } from '../../src/express/index.js'
-import { handlerBody, routeResources } from './harness.js'
+import { handlerBody, routeOptions, routeResources } from './harness.js'
 import type { AppSpec, BuiltApp } from './harness.js'
 
 /** Builds the app of `spec` with `factory` (Express 4's or 5's default export). */
@@ -26,11 +26,7 @@ export async function buildExpressApp(factory: typeof express, spec: AppSpec): P
         req.get(name),
       )
       handlers.push(
-        permissionRequired(route.guard.permission as never, resources, {
-          ...(route.guard.csrfProtect === undefined
-            ? {}
-            : { csrfProtect: route.guard.csrfProtect }),
-        }),
+        permissionRequired(route.guard.permission as never, resources, routeOptions(route.guard)),
       )
     }
     handlers.push((req, res) => {

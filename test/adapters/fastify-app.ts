@@ -6,7 +6,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 
 import { corsOptions, iamPlugin, permissionRequired } from '../../src/fastify/index.js'
 import type { IamFastifyOptions, IamHook } from '../../src/fastify/index.js'
-import { handlerBody, routeResources } from './harness.js'
+import { handlerBody, routeOptions, routeResources } from './harness.js'
 import type { AppSpec, BuiltApp } from './harness.js'
 
 /** Builds (and registers, not starts) the Fastify app of `spec`. */
@@ -30,11 +30,7 @@ export async function buildFastify(
         return Array.isArray(value) ? value.join(', ') : value
       })
       preHandler.push(
-        permissionRequired(route.guard.permission as never, resources, {
-          ...(route.guard.csrfProtect === undefined
-            ? {}
-            : { csrfProtect: route.guard.csrfProtect }),
-        }),
+        permissionRequired(route.guard.permission as never, resources, routeOptions(route.guard)),
       )
     }
     app.route({

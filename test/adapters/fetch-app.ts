@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net'
 import { createIam } from '../../src/fetch/index.js'
 import type { FetchIam, IamFetchOptions, IamRequest, RouteParams } from '../../src/fetch/index.js'
 import type { RouteSpec } from './cases.js'
-import { handlerBody, routeResources } from './harness.js'
+import { handlerBody, routeOptions, routeResources } from './harness.js'
 import type { AppSpec, BuiltApp } from './harness.js'
 
 type RouteHandler = (request: Request, params: RouteParams) => Promise<Response>
@@ -50,7 +50,7 @@ function routeHandler(iam: FetchIam, route: RouteSpec): RouteHandler {
     handler = iam.protect(answer, route.guard.permission as never, resources, {
       params: (_request, params: RouteParams) => params,
       methods,
-      ...(route.guard.csrfProtect === undefined ? {} : { csrfProtect: route.guard.csrfProtect }),
+      ...routeOptions(route.guard),
     })
   }
   if (route.cors !== undefined) {

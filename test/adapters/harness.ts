@@ -69,6 +69,25 @@ export function handlerBody(context: IamRequestContext | undefined): Record<stri
 }
 
 /**
+ * A route's options for any adapter's `permissionRequired`: `csrfProtect`, `optional`, `scopes`,
+ * and `check` (from `checkSubIs`).
+ */
+export function routeOptions(guard: NonNullable<RouteSpec['guard']>): {
+  csrfProtect?: boolean
+  optional?: boolean
+  scopes?: readonly string[]
+  check?: (claims: { sub?: string }) => boolean
+} {
+  const subIs = guard.checkSubIs
+  return {
+    ...(guard.csrfProtect === undefined ? {} : { csrfProtect: guard.csrfProtect }),
+    ...(guard.optional === undefined ? {} : { optional: guard.optional }),
+    ...(guard.scopes === undefined ? {} : { scopes: guard.scopes }),
+    ...(subIs === undefined ? {} : { check: (claims: { sub?: string }) => claims.sub === subIs }),
+  }
+}
+
+/**
  * A route's resources for the adapter: the object as is, or a function reading request headers.
  */
 export function routeResources<Req>(
@@ -240,6 +259,11 @@ export async function setupScenario(): Promise<Scenario> {
       permissions: [{ Resource: 'NAMESPACE:sample-studio-:USER:*', Action: 4 }],
     }),
     revokedUser,
+    scoped: await emulator.issueUserToken({
+      ...base,
+      sub: 'sample-userid',
+      scope: 'openid profile email',
+    }),
     badSignature: `${h}.${p}.${flipped}`,
     unknownKid: await emulator.signToken(payload, { kid: 'unknown-kid' }),
     algNone: await emulator.signToken(payload, { alg: 'none' }),

@@ -21,6 +21,7 @@ import type {
 import {
   forPathResolvingServer,
   handlerBody,
+  routeOptions,
   routeResources,
   runCaseTable,
   setupScenario,
@@ -87,8 +88,7 @@ async function buildHonoApp(spec: AppSpec): Promise<BuiltApp> {
         route.guard.resources,
         (req, name) => req.headers.get(name) ?? undefined,
       )
-      const options =
-        route.guard.csrfProtect === undefined ? {} : { csrfProtect: route.guard.csrfProtect }
+      const options = routeOptions(route.guard)
       handlers.push(
         guard(iam.permissionRequired(route.guard.permission as never, resources, options)),
       )
