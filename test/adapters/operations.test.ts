@@ -17,6 +17,9 @@ import { pino } from 'pino'
 import { IAM, permissionRequired } from '../../src/express/index.js'
 import { iamPlugin, permissionRequired as fastifyPermission } from '../../src/fastify/index.js'
 import { createIam } from '../../src/fetch/index.js'
+import { createIam as createHonoIam } from '../../src/hono/index.js'
+import { Hono } from 'hono'
+import { listen as listenHono } from './hono-app.js'
 import { METRIC_NAMES } from '../../src/core/metrics.js'
 import { serveFetch } from './fetch-app.js'
 import { sendCaseRequest, setupScenario } from './harness.js'
@@ -81,6 +84,22 @@ const ADAPTERS: Record<string, Build> = {
     )
     const url = await app.listen({ port: 0, host: '127.0.0.1' })
     return { url, close: () => app.close() }
+  },
+  Hono: async (options) => {
+    const iam = createHonoIam(options)
+    const app = new Hono()
+    app.get('/healthz', iam.healthHandler())
+    app.get('/ns/:namespace/users/:userId', iam.permissionRequired(PERMISSION), (c) =>
+      c.json({ ok: true }),
+    )
+    const server = await listenHono(app)
+    return {
+      url: server.url,
+      close: async () => {
+        await server.close()
+        await iam.close()
+      },
+    }
   },
   fetch: async (options) => {
     const iam = createIam(options)

@@ -14,6 +14,7 @@ import { EMULATOR_ENDPOINTS } from '../../src/emulator/iam-routes.js'
 import { buildExpressApp } from './express-app.js'
 import { buildFastifyApp } from './fastify-app.js'
 import { buildFetchApp } from './fetch-app.js'
+import { buildHonoApp } from './hono-app.js'
 import { sendCaseRequest, setupScenario, WEB_REDIRECT_URIS } from './harness.js'
 import type { BuildApp, BuiltApp, Scenario } from './harness.js'
 import type { CaseRequest, RouteSpec } from './cases.js'
@@ -48,6 +49,7 @@ const ADAPTERS: Record<string, BuildApp> = {
   'Express 4': (spec) => buildExpressApp(express4, spec),
   Fastify: (spec) => buildFastifyApp(spec),
   fetch: (spec) => buildFetchApp(spec),
+  Hono: (spec) => buildHonoApp(spec),
 }
 
 for (const [adapter, build] of Object.entries(ADAPTERS)) {
