@@ -1,36 +1,19 @@
-// A small Hono service on Node protected by iam-node-sdk's fetch adapter, against the emulator.
+// A small Hono service on Node protected by iam-node-sdk's Hono adapter, against the emulator.
 //
 //   npm run build && node examples/hono/server.js   # emulator on a free port, app on :3002
 //
-// Imports the package entry points (`iam-node-sdk/fetch`, `iam-node-sdk/emulator`), which
-// resolve to dist/ after `npm run build`. Run directly, it starts the emulator, then the app, and
-// prints curl lines with tokens for an allowed and a denied user. The same `iam` works in any
-// framework built on the web Request/Response (Next.js route handlers, Bun, Deno).
-/* global Response */
+// Imports the package entry points (`iam-node-sdk/hono`, `iam-node-sdk/emulator`), which resolve
+// to dist/ after `npm run build`. Run directly, it starts the emulator, then the app, and prints
+// curl lines with tokens for an allowed and a denied user.
 import { fileURLToPath } from 'node:url'
 
 import { serve } from '@hono/node-server'
 import { Hono } from 'hono'
 import { startEmulator } from 'iam-node-sdk/emulator'
-import { createIam } from 'iam-node-sdk/fetch'
+import { IamHttpException, createIam } from 'iam-node-sdk/hono'
 
 /**
- * A Hono middleware from a check of the fetch adapter: the validated context goes to
- * `c.var.iam`; a refusal is answered with the adapter's Response (status, JSON body,
- * WWW-Authenticate). Hono's router gives the route parameters.
- *
- * @param {import('iam-node-sdk/fetch').IamCheck} check
- * @returns {import('hono').MiddlewareHandler}
- */
-export const guard = (check) => async (c, next) => {
-  const result = await check(c.req.raw, c.req.param())
-  if (result instanceof Response) return result
-  c.set('iam', result)
-  await next()
-}
-
-/**
- * Builds the example: the Hono app and its fetch handler (the app behind app-wide CORS).
+ * Builds the example: the Hono app and its integration.
  *
  * @param {{ iamBaseUrl: string, clientId: string, clientSecret: string }} config
  */
@@ -44,38 +27,37 @@ export function createHonoExample({ iamBaseUrl, clientId, clientSecret }) {
     corsOrigin: 'http://localhost:8080',
   })
   const app = new Hono()
+  // App-wide CORS; with the app, preflights of paths served by other methods are answered.
+  app.use(iam.middleware({ app }))
 
   // The seed's protected endpoint.
   app.get(
     '/protected',
-    guard(
-      iam.permissionRequired(
-        { Action: 4, Resource: 'NAMESPACE:{namespace}:USER:{userId}' },
-        { '{namespace}': 'sample-namespace', '{userId}': 'sample-userid' },
-        { csrfProtect: true },
-      ),
+    iam.permissionRequired(
+      { Action: 4, Resource: 'NAMESPACE:{namespace}:USER:{userId}' },
+      { '{namespace}': 'sample-namespace', '{userId}': 'sample-userid' },
+      { csrfProtect: true },
     ),
     (c) => c.text('You have authorized access!'),
   )
-  // Any valid token; shows what the context holds.
-  app.get('/me', guard(iam.tokenRequired()), (c) => {
-    const { claims, tokenLocation } = c.get('iam')
+  // Any valid token; shows what the context holds (`c.var.iam`, typed).
+  app.get('/me', iam.tokenRequired(), (c) => {
+    const { claims, tokenLocation } = c.var.iam
     return c.json({ sub: claims.sub, namespace: claims.namespace, tokenLocation })
   })
   // Placeholders from Hono's route parameters: each user may update only themselves.
   app.put(
     '/users/:userId',
-    guard(
-      iam.permissionRequired({ Action: 4, Resource: 'NAMESPACE:sample-namespace:USER:{userId}' }),
-    ),
+    iam.permissionRequired({ Action: 4, Resource: 'NAMESPACE:sample-namespace:USER:{userId}' }),
     (c) => c.json({ updated: c.req.param('userId') }),
   )
-  // `protect` wraps a plain (request) => Response handler; request.iam is the context.
-  const whoami = iam.protect((request) => Response.json({ sub: request.iam.claims.sub }))
-  app.get('/whoami', (c) => whoami(c.req.raw))
-
-  // App-wide CORS (corsEnable) around the whole app, preflights included.
-  return { app, iam, fetch: iam.corsOptions(app.fetch) }
+  // Readiness probe.
+  app.get('/healthz/iam', iam.healthHandler())
+  // Refusals arrive here as an HTTPException whose response is the wire answer.
+  app.onError((err, c) =>
+    err instanceof IamHttpException ? err.getResponse() : c.text('internal error', 500),
+  )
+  return { app, iam, fetch: app.fetch }
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
