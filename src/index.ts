@@ -20,14 +20,7 @@ export type {
   RevokedUserSnapshot,
   BloomFilterSnapshot,
 } from './core/inspect.js'
-export {
-  optionsFromEnv,
-  resolveClientOptions,
-  defaultBasicBaseUrl,
-  DEFAULT_CLIENT_OPTIONS,
-  CLIENT_OPTION_ENV,
-  CLIENT_OPTIONS,
-} from './core/options.js'
+export { optionsFromEnv, defaultBasicBaseUrl, CLIENT_OPTIONS } from './core/options.js'
 export type {
   IamClientOptions,
   ResolvedIamClientOptions,
@@ -62,8 +55,6 @@ export {
 } from './core/permission.js'
 export type * from './core/permission.js'
 export { effectiveAction } from './core/schedule.js'
-export { TtlCache } from './core/cache.js'
-export type { TtlCacheOptions } from './core/cache.js'
 export type { LoadedEntry, CacheLookupOutcome } from './core/cache.js'
 export type { CacheStore, CacheStoreHealth } from './core/store.js'
 export type { SharedCacheHealth } from './core/shared-cache.js'

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto'
 
 import { IamError } from './errors.js'
-import { IamHttp, parseJsonBody, unexpectedStatus, type IamRequest } from './iam-http.js'
+import { IamTransport, parseJsonBody, unexpectedStatus, type IamCall } from './iam-transport.js'
 import { parseJwks, type KeySet } from './jwks.js'
 import {
   resolveClientOptions,
@@ -133,7 +133,7 @@ export class IamClient {
   /** The options in force, defaults applied; frozen. */
   readonly options: ResolvedIamClientOptions
 
-  readonly #http: IamHttp
+  readonly #http: IamTransport
   readonly #metrics: IamMetrics
   readonly #verifier: TokenVerifier
   readonly #jwks: RemoteResource<Snapshot<KeySet>>
@@ -162,7 +162,7 @@ export class IamClient {
       ['jwks', this.#jwks.health().ageMs],
       ['revocation_list', this.#revocation.health().ageMs],
     ])
-    this.#http = new IamHttp(o, this.#metrics)
+    this.#http = new IamTransport(o, this.#metrics)
     this.#shared =
       o.cacheStore === undefined
         ? undefined
@@ -771,7 +771,7 @@ export class IamClient {
     if (this.#closed) throw new IamError('ERR_IAM_CLOSED', 'this IamClient was closed')
   }
 
-  #request(request: Omit<IamRequest, 'budgetMs'>): ReturnType<IamHttp['send']> {
+  #request(request: Omit<IamCall, 'budgetMs'>): ReturnType<IamTransport['send']> {
     return this.#http.send({ ...request, budgetMs: this.options.requestBudgetMs })
   }
 

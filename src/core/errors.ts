@@ -109,6 +109,41 @@ export const IAM_ERROR_HTTP: Readonly<Record<IamErrorCode, IamErrorHttpMapping>>
 /** The `realm` of the `WWW-Authenticate` challenge. */
 export const DEFAULT_REALM = 'iam'
 
+/**
+ * The structured details some codes carry (`error.details`), for logs and for code that reacts
+ * to a refusal. Never a token or a secret.
+ */
+export interface IamErrorDetailsByCode {
+  /** The `kid` of the token's header, not in the JWKS even after a refetch. */
+  ERR_IAM_TOKEN_KEY_UNKNOWN: { readonly kid: string }
+  /** The token's `alg`, and the algorithm its key is for when that is the reason. */
+  ERR_IAM_TOKEN_ALGORITHM: { readonly alg: string; readonly keyAlg?: string }
+  /** The token's `exp` (epoch seconds). */
+  ERR_IAM_TOKEN_EXPIRED: { readonly exp: number }
+  /** The token's `nbf` (epoch seconds). */
+  ERR_IAM_TOKEN_NOT_YET_VALID: { readonly nbf: number }
+  /** The token's `iss` (absent when it has none) and the accepted ones. */
+  ERR_IAM_TOKEN_ISSUER: { readonly iss: string | undefined; readonly accepted: readonly string[] }
+  /** The scopes a route requires and those the token lacks. */
+  ERR_IAM_INSUFFICIENT_SCOPE: {
+    readonly scopes: readonly string[]
+    readonly missing: readonly string[]
+  }
+  /** The permission required (placeholders substituted) and, in debug, why it was refused. */
+  ERR_IAM_INSUFFICIENT_PERMISSIONS: {
+    readonly required?: { readonly resource: string; readonly action: number }
+    readonly explanation?: unknown
+  }
+  /** Which CSRF rule failed (`referer-not-allowed`, `no-referer-or-origin`, ...). */
+  ERR_IAM_INVALID_REFERER: { readonly rule: string }
+}
+
+/** The details of code `C`: its entry of {@link IamErrorDetailsByCode}, else a plain record. */
+export type IamErrorDetails<C extends IamErrorCode = IamErrorCode> =
+  C extends keyof IamErrorDetailsByCode
+    ? IamErrorDetailsByCode[C]
+    : Readonly<Record<string, unknown>>
+
 /** The headers an error answer carries: the RFC 6750 challenge, `Retry-After` on a 503. */
 export interface IamErrorHeaders {
   readonly 'WWW-Authenticate'?: string
@@ -142,9 +177,9 @@ function quoted(text: string): string {
  * // 'Bearer realm="iam", error="invalid_token", error_description="token is expired"'
  * ```
  */
-export function wwwAuthenticate(error: IamError, realm = DEFAULT_REALM): string | undefined {
+export function wwwAuthenticate(error: IamError): string | undefined {
   if (error.status !== 401 && error.status !== 403) return undefined
-  const base = `Bearer realm=${quoted(realm)}`
+  const base = `Bearer realm=${quoted(DEFAULT_REALM)}`
   if (error.code === 'ERR_IAM_TOKEN_MISSING') return base
   const kind =
     error.status === 403
@@ -152,14 +187,14 @@ export function wwwAuthenticate(error: IamError, realm = DEFAULT_REALM): string 
       : error.code === 'ERR_IAM_TOKEN_AMBIGUOUS'
         ? 'invalid_request'
         : 'invalid_token'
-  const scopes = error.details?.scopes
+  const scopes = isIamError(error, 'ERR_IAM_INSUFFICIENT_SCOPE') ? error.details?.scopes : undefined
   const scope =
     Array.isArray(scopes) && scopes.length > 0 ? `, scope=${quoted(scopes.join(' '))}` : ''
   return `${base}, error="${kind}", error_description=${quoted(error.message)}${scope}`
 }
 
 /** Options of the {@link IamError} constructor. */
-export interface IamErrorOptions {
+export interface IamErrorOptions<C extends IamErrorCode = IamErrorCode> {
   /** The underlying error, kept for logs. */
   cause?: unknown
   /** Overrides the HTTP status of the code's mapping. */
@@ -167,7 +202,7 @@ export interface IamErrorOptions {
   /** HTTP status the IAM answered with, when the error comes from an IAM response. */
   iamStatus?: number
   /** Structured facts about the failure (the permission required, the key id...), for logs. */
-  details?: Readonly<Record<string, unknown>>
+  details?: IamErrorDetails<C>
 }
 
 /**
@@ -181,9 +216,9 @@ export interface IamErrorOptions {
  * }
  * ```
  */
-export class IamError extends Error {
+export class IamError<C extends IamErrorCode = IamErrorCode> extends Error {
   /** Why it failed; one of a closed set. */
-  readonly code: IamErrorCode
+  readonly code: C
   /** HTTP status a protected endpoint answers with. */
   readonly status: number
   /** Same as `status`, for frameworks that read `statusCode`. */
@@ -192,10 +227,10 @@ export class IamError extends Error {
   readonly errorCode: number
   /** HTTP status the IAM answered with, when this error comes from an IAM response. */
   readonly iamStatus: number | undefined
-  /** Structured facts about the failure, for logs (never a token or a secret). */
-  readonly details: Readonly<Record<string, unknown>> | undefined
+  /** Structured facts about the failure, typed per code (see {@link IamErrorDetailsByCode}). */
+  readonly details: IamErrorDetails<C> | undefined
 
-  constructor(code: IamErrorCode, message: string, options: IamErrorOptions = {}) {
+  constructor(code: C, message: string, options: IamErrorOptions<C> = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'IamError'
     this.code = code
@@ -238,7 +273,20 @@ export class IamError extends Error {
   }
 }
 
-/** True when `value` is an {@link IamError}, optionally with one of the given codes. */
-export function isIamError(value: unknown, ...codes: IamErrorCode[]): value is IamError {
-  return value instanceof IamError && (codes.length === 0 || codes.includes(value.code))
+/**
+ * True when `value` is an {@link IamError}, optionally with one of the given codes; narrows the
+ * error to those codes (and so types its `details`).
+ *
+ * @example
+ * ```ts
+ * if (isIamError(err, 'ERR_IAM_TOKEN_KEY_UNKNOWN')) console.log(err.details?.kid)
+ * ```
+ */
+export function isIamError<C extends IamErrorCode = IamErrorCode>(
+  value: unknown,
+  ...codes: C[]
+): value is IamError<C> {
+  return (
+    value instanceof IamError && (codes.length === 0 || (codes as string[]).includes(value.code))
+  )
 }

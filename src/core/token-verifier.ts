@@ -140,7 +140,9 @@ export class TokenVerifier {
     if (cached !== undefined && cached.keysFingerprint === keySet.fingerprint) {
       if (now > cached.expMs + this.#options.clockToleranceMs) {
         this.#cache.delete(token)
-        throw new IamError('ERR_IAM_TOKEN_EXPIRED', 'token is expired')
+        throw new IamError('ERR_IAM_TOKEN_EXPIRED', 'token is expired', {
+          details: { exp: cached.expMs / 1000 },
+        })
       }
       const version = this.#state.revocationVersion()
       if (cached.revocationVersion !== version) {
@@ -192,6 +194,7 @@ export class TokenVerifier {
       throw new IamError(
         'ERR_IAM_TOKEN_ALGORITHM',
         `token algorithm "${alg.slice(0, 20)}" is not accepted`,
+        { details: { alg: alg.slice(0, 20) } },
       )
     }
     if (crit !== undefined)
@@ -209,6 +212,7 @@ export class TokenVerifier {
         throw new IamError(
           'ERR_IAM_TOKEN_KEY_UNKNOWN',
           `token key "${kid.slice(0, 64)}" is not in the IAM's JWKS`,
+          { details: { kid: kid.slice(0, 64) } },
         )
       }
     }
@@ -217,6 +221,7 @@ export class TokenVerifier {
       throw new IamError(
         'ERR_IAM_TOKEN_ALGORITHM',
         `token algorithm "${alg}" does not match its key's "${jwk.alg.slice(0, 20)}"`,
+        { details: { alg, keyAlg: jwk.alg.slice(0, 20) } },
       )
     }
     const key = jwk.key
@@ -240,13 +245,21 @@ export class TokenVerifier {
     const claims = parseClaims(decodeJson(payloadPart, 'payload'))
     const tolerance = this.#options.clockToleranceMs
     const expMs = claims.exp * 1000
-    if (now > expMs + tolerance) throw new IamError('ERR_IAM_TOKEN_EXPIRED', 'token is expired')
+    if (now > expMs + tolerance) {
+      throw new IamError('ERR_IAM_TOKEN_EXPIRED', 'token is expired', {
+        details: { exp: claims.exp },
+      })
+    }
     if (claims.nbf !== undefined && now + tolerance < claims.nbf * 1000) {
-      throw new IamError('ERR_IAM_TOKEN_NOT_YET_VALID', 'token is not valid yet (nbf)')
+      throw new IamError('ERR_IAM_TOKEN_NOT_YET_VALID', 'token is not valid yet (nbf)', {
+        details: { nbf: claims.nbf },
+      })
     }
     const issuers = this.#options.issuer
     if (issuers !== undefined && (claims.iss === undefined || !issuers.includes(claims.iss))) {
-      throw new IamError('ERR_IAM_TOKEN_ISSUER', 'token issuer (iss) is not accepted')
+      throw new IamError('ERR_IAM_TOKEN_ISSUER', 'token issuer (iss) is not accepted', {
+        details: { iss: claims.iss?.slice(0, 200), accepted: issuers },
+      })
     }
     this.#checkRevocation(token, claims, revocation)
     deepFreeze(claims)

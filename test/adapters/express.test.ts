@@ -83,7 +83,7 @@ for (const [major, factory] of [
       const iam = new IAM(app, { logger: silentLogger })
       await iam.ready
       assert.equal(iam.options.strictReferer, true)
-      assert.deepEqual(iam.options.tokenLocations, ['cookies'])
+      assert.deepEqual(iam.options.tokenLocations, ['cookie'])
       assert.equal(iam.client.options.baseUrl, scenario.emulator.baseUrl)
       await iam.close()
     })

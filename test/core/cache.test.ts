@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { TtlCache } from '../../src/index.js'
+import { TtlCache } from '../../src/core/cache.js'
 
 function clock(start = 1_000) {
   let now = start

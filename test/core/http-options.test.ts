@@ -18,7 +18,7 @@ function typeErrorNaming(name: string) {
 describe('HTTP options', () => {
   test('defaults of docs/iam-wire-protocol.md §5.1', () => {
     const o = resolveHttpProtectionOptions()
-    assert.deepEqual(o.tokenLocations, ['headers', 'cookies'])
+    assert.deepEqual(o.tokenLocations, ['header', 'cookie'])
     assert.equal(o.tokenHeaderName, 'Authorization')
     assert.equal(o.tokenHeaderType, 'Bearer')
     assert.equal(o.tokenCookieName, 'access_token')
@@ -77,7 +77,7 @@ describe('HTTP options', () => {
       IAM_READY_TIMEOUT_MS: '2500',
     }
     const o = resolveHttpProtectionOptions({ env })
-    assert.deepEqual(o.tokenLocations, ['cookies', 'headers'])
+    assert.deepEqual(o.tokenLocations, ['cookie', 'header'])
     assert.equal(o.csrfProtection, false)
     assert.deepEqual(o.subdomainValidationExcludedNamespaces, ['a', 'b'])
     assert.deepEqual(o.corsOrigin, { kind: 'list', origins: ['https://a.test', 'https://b.test'] })
@@ -85,7 +85,7 @@ describe('HTTP options', () => {
     assert.equal(o.readyTimeoutMs, 2500)
     assert.deepEqual(
       resolveHttpProtectionOptions({ env: { IAM_TOKEN_LOCATIONS: 'cookies' } }).tokenLocations,
-      ['cookies'],
+      ['cookie'],
     )
   })
   test('a bad option is a TypeError naming it (option, setting or variable)', () => {
@@ -94,7 +94,7 @@ describe('HTTP options', () => {
       typeErrorNaming('csrfProtection'),
     )
     assert.throws(
-      () => validateHttpProtectionOptions({ tokenLocations: ['header'] }),
+      () => validateHttpProtectionOptions({ tokenLocations: ['query'] }),
       typeErrorNaming('tokenLocations'),
     )
     assert.throws(

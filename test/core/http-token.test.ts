@@ -106,6 +106,23 @@ describe('extractToken', () => {
     })
     assert.equal(extractToken(once, defaults).token, JWT)
   })
+  test("one vocabulary: 'header'/'cookie', the seed's plurals accepted; the wire text unchanged", () => {
+    const seed = resolveHttpProtectionOptions({
+      options: { tokenLocations: ['cookies', 'headers'] },
+    })
+    const ours = resolveHttpProtectionOptions({ options: { tokenLocations: ['cookie', 'header'] } })
+    assert.deepEqual(seed.tokenLocations, ['cookie', 'header'])
+    assert.deepEqual(ours.tokenLocations, seed.tokenLocations)
+    try {
+      extractToken(req({}), defaults)
+      assert.fail('expected a refusal')
+    } catch (error) {
+      assert.equal(
+        (error as { toJSON(): { errorMessage: string } }).toJSON().errorMessage,
+        'unauthorized access: Missing access token in headers or cookies',
+      )
+    }
+  })
   test('no token anywhere is ERR_IAM_TOKEN_MISSING', () => {
     assert.equal(
       code(() => extractToken(req({}), defaults)),

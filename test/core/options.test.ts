@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
-import { IamClient, optionsFromEnv, resolveClientOptions } from '../../src/index.js'
+import { IamClient, optionsFromEnv } from '../../src/index.js'
+import { resolveClientOptions } from '../../src/core/options.js'
 
 const base = { baseUrl: 'http://127.0.0.1:4300/iam', clientId: 'id', clientSecret: 'secret' }
 

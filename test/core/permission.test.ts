@@ -11,7 +11,6 @@ import {
   normalizeRequiredPermission,
   resourceAllowed,
   substitutePlaceholders,
-  validatePermission,
 } from '../../src/core/permission.js'
 import type {
   GrantStep,
@@ -740,14 +739,6 @@ describe('evaluatePermission', () => {
     assert.deepEqual(d, { allowed: false })
   })
 
-  it('validatePermission answers the boolean', async () => {
-    const claims = claimsWith({ permissions: [{ Resource: 'X', Action: READ }] })
-    const sources = fakeSources()
-    const check = (resource: string) =>
-      validatePermission(claims, { resource, action: READ }, undefined, sources)
-    assert.equal(await check('X'), true)
-    assert.equal(await check('Y'), false)
-  })
 })
 
 describe('evaluatePermission explain', () => {

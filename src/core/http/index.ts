@@ -37,7 +37,7 @@ export {
 } from './web.js'
 export type { IamProtectionOptions, ProtectionCoreClient } from './protection.js'
 export { createHttpRequest, parseCookieHeader } from './request.js'
-export type { HttpRequest, HttpRequestInit, IamRequestContext, TokenSource } from './request.js'
+export type { HttpRequest, HttpRequestInit, IamRequestContext } from './request.js'
 export { createRouteGuard, authorizeRequest } from './pipeline.js'
 export type {
   AuthorizeOptions,
@@ -73,6 +73,7 @@ export type {
   HttpProtectionOptions,
   ResolvedHttpProtectionOptions,
   TokenLocation,
+  TokenLocationInput,
 } from './options.js'
 export { requireContext } from './context.js'
 export { IamError, isIamError, wwwAuthenticate } from '../errors.js'

@@ -8,13 +8,20 @@ import type { IamClientOptions } from '../options.js'
 import { normalizeCorsList, normalizeCorsOrigin } from './cors.js'
 import type { CorsOriginInput, CorsOriginRule, CorsPolicy } from './cors.js'
 
-/** Where a token may be looked for, in the order given. */
-export type TokenLocation = 'headers' | 'cookies'
+/**
+ * Where a token is looked for, and where it was found: the request's header or its cookie. The
+ * options also accept the seed's plural spellings (`'headers'`, `'cookies'`, as in
+ * `IAM_TOKEN_LOCATIONS = ["headers", "cookies"]`).
+ */
+export type TokenLocation = 'header' | 'cookie'
+
+/** A token location as the options accept it: singular, or the seed's plural. */
+export type TokenLocationInput = TokenLocation | 'headers' | 'cookies'
 
 /** Settings of the HTTP protection layer (the seed's `IAM_*` keys in camelCase). */
 export interface HttpProtectionOptions {
-  /** Where to look for the token, in order. Default `['headers', 'cookies']`. */
-  tokenLocations?: readonly TokenLocation[]
+  /** Where to look for the token, in order. Default `['header', 'cookie']` (the seed's `['headers', 'cookies']` is accepted). */
+  tokenLocations?: readonly TokenLocationInput[]
   /** Header carrying the token. Default `'Authorization'`. */
   tokenHeaderName?: string
   /**
@@ -87,7 +94,7 @@ export interface ResolvedHttpProtectionOptions {
 
 /** Defaults of docs/iam-wire-protocol.md#51-settings (plus `readyTimeoutMs`). */
 export const HTTP_PROTECTION_DEFAULTS = Object.freeze({
-  tokenLocations: Object.freeze(['headers', 'cookies'] as TokenLocation[]),
+  tokenLocations: Object.freeze(['header', 'cookie'] as TokenLocation[]),
   tokenHeaderName: 'Authorization',
   tokenHeaderType: 'Bearer',
   tokenCookieName: 'access_token',
@@ -148,6 +155,16 @@ export const HTTP_OPTION_NAMES: readonly (keyof HttpProtectionOptions)[] = Objec
 
 const TCHAR = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 
+/** Each accepted spelling of a token location (the seed's plurals included). */
+const LOCATION_SPELLINGS: Readonly<Record<string, TokenLocation>> = Object.freeze(
+  Object.assign(Object.create(null), {
+    header: 'header',
+    headers: 'header',
+    cookie: 'cookie',
+    cookies: 'cookie',
+  }),
+)
+
 function fail(name: string, what: string): never {
   throw new TypeError(`IAM option ${name} must be ${what}`)
 }
@@ -205,14 +222,14 @@ function readValue(kind: Kind, value: unknown, name: string, fromText: boolean):
     case 'locations': {
       const list = text ? parseListText(value, name) : value
       if (!Array.isArray(list) || list.length === 0) {
-        return fail(name, "a non-empty array of 'headers' and 'cookies'")
+        return fail(name, "a non-empty array of 'header' and 'cookie'")
       }
-      for (const x of list) {
-        if (x !== 'headers' && x !== 'cookies') {
-          return fail(name, `a list of 'headers' and 'cookies' (got ${JSON.stringify(x)})`)
-        }
+      const out = list.map((x: unknown) => LOCATION_SPELLINGS[x as string])
+      const bad = list.find((_: unknown, i: number) => out[i] === undefined)
+      if (bad !== undefined) {
+        return fail(name, `a list of 'header' and 'cookie' (got ${JSON.stringify(bad)})`)
       }
-      return Object.freeze([...new Set(list as TokenLocation[])])
+      return Object.freeze([...new Set(out as TokenLocation[])])
     }
     case 'cors-origin':
       if (text && (value as string).trim().startsWith('[')) {

@@ -239,21 +239,24 @@ async function verifyCsrf(
   request: HttpRequest,
   claims: JwtClaims,
 ): Promise<void> {
-  const invalid = (cause?: unknown) =>
-    new IamError('ERR_IAM_INVALID_REFERER', 'Invalid referrer header', { cause })
+  const invalid = (rule: string, cause?: unknown) =>
+    new IamError('ERR_IAM_INVALID_REFERER', 'Invalid referrer header', {
+      cause,
+      details: { rule },
+    })
   const clientId = claims.client_id
-  if (typeof clientId !== 'string' || clientId === '') throw invalid('token has no client_id')
+  if (typeof clientId !== 'string' || clientId === '') throw invalid('token-without-client-id')
   let info: ClientInformation
   try {
     info = await client.getClientInformation(claims.namespace, clientId)
   } catch (error) {
     // The IAM being unreachable is not the browser's fault: answer 503, not "invalid referer".
     if (isIamError(error) && error.status === 503) throw error
-    throw invalid(error)
+    throw invalid('client-information-unavailable', error)
   }
   // Only a string says which redirect URIs are registered ('' for none): anything else from a
   // client source fails closed rather than reading as "none registered".
-  if (typeof info?.redirectUri !== 'string') throw invalid('client information has no redirectUri')
+  if (typeof info?.redirectUri !== 'string') throw invalid('client-information-malformed')
   const failure = checkCsrf(
     {
       referer: request.referer,

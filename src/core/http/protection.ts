@@ -284,8 +284,10 @@ export class HttpProtection {
     } catch {
       // No usable token: nothing to fingerprint.
     }
-    const details = error.details ?? {}
-    const explanation = details.explanation as PermissionDecision | undefined
+    // A permission refusal's explanation is rendered as lines; other details are logged as they are.
+    const denied = isIamError(error, 'ERR_IAM_INSUFFICIENT_PERMISSIONS') ? error.details : undefined
+    const explanation = denied?.explanation as PermissionDecision | undefined
+    const { explanation: _raw, ...details } = (error.details ?? {}) as Record<string, unknown>
     this.logger.debug?.(
       {
         code: error.code,
@@ -295,7 +297,7 @@ export class HttpProtection {
         path: request.path,
         route: request.route,
         tokenFingerprint: fingerprint,
-        ...(details.required === undefined ? {} : { required: details.required }),
+        ...details,
         ...(explanation === undefined
           ? {}
           : { explanation: formatPermissionDecision(explanation) }),

@@ -5,9 +5,7 @@
 import { parseCookie } from 'cookie'
 
 import type { JwtClaims } from '../types.js'
-
-/** Where the token of a request was found. */
-export type TokenSource = 'header' | 'cookie'
+import type { TokenLocation } from './options.js'
 
 /**
  * The validated IAM context of a request: `req.iam` in Express, `request.iam` in Fastify, and
@@ -19,7 +17,7 @@ export interface IamRequestContext {
   /** The raw access token (JWS compact form). */
   readonly token: string
   /** Where the token was found. */
-  readonly tokenLocation: TokenSource
+  readonly tokenLocation: TokenLocation
 }
 
 /** What the core needs to know about a request; every field is read lazily by the core. */

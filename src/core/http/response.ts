@@ -1,7 +1,7 @@
 /**
  * The one mapping from any thrown value to an HTTP answer, shared by every adapter.
  */
-import { DEFAULT_REALM, IAM_ERROR_HTTP, IamError, wwwAuthenticate } from '../errors.js'
+import { IAM_ERROR_HTTP, IamError } from '../errors.js'
 
 /** An HTTP error answer: status, headers and the wire JSON body. */
 export interface HttpErrorResponse {
@@ -24,7 +24,7 @@ export { DEFAULT_REALM, wwwAuthenticate } from '../errors.js'
  * res.end(JSON.stringify(body))
  * ```
  */
-export function toHttpErrorResponse(error: unknown, realm = DEFAULT_REALM): HttpErrorResponse {
+export function toHttpErrorResponse(error: unknown): HttpErrorResponse {
   if (!(error instanceof IamError)) {
     return {
       status: 500,
@@ -35,9 +35,5 @@ export function toHttpErrorResponse(error: unknown, realm = DEFAULT_REALM): Http
       },
     }
   }
-  const headers: Record<string, string> = {}
-  const challenge = wwwAuthenticate(error, realm)
-  if (challenge !== undefined) headers['WWW-Authenticate'] = challenge
-  if (error.status === 503) headers['Retry-After'] = '1'
-  return { status: error.status, headers, body: error.toJSON() }
+  return { status: error.status, headers: { ...error.headers }, body: error.toJSON() }
 }

@@ -4,7 +4,7 @@
  */
 import { IamError } from '../errors.js'
 import type { TokenLocation } from './options.js'
-import type { HttpRequest, TokenSource } from './request.js'
+import type { HttpRequest } from './request.js'
 
 /** What extraction needs from the resolved options. */
 export interface TokenExtractionOptions {
@@ -17,7 +17,7 @@ export interface TokenExtractionOptions {
 /** A token found in a request. */
 export interface ExtractedToken {
   readonly token: string
-  readonly location: TokenSource
+  readonly location: TokenLocation
 }
 
 /** Longest token accepted; real IAM tokens are a few KB, and headers are capped around 16 KB. */
@@ -64,7 +64,7 @@ export function extractToken(
   options: TokenExtractionOptions,
 ): ExtractedToken {
   for (const location of options.tokenLocations) {
-    if (location === 'headers') {
+    if (location === 'header') {
       const raw = request.header(options.tokenHeaderName)
       if (raw === undefined) continue
       if (raw.includes(',') || request.isRepeated(options.tokenHeaderName)) {
@@ -109,6 +109,7 @@ export function extractToken(
   }
   throw new IamError(
     'ERR_IAM_TOKEN_MISSING',
-    `Missing access token in ${options.tokenLocations.join(' or ')}`,
+    // The seed's wire text: "Missing access token in headers or cookies".
+    `Missing access token in ${options.tokenLocations.map((l) => `${l}s`).join(' or ')}`,
   )
 }

@@ -237,22 +237,3 @@ export async function evaluatePermission(
 
   return steps === undefined ? DENIED : { allowed: false, steps }
 }
-
-/**
- * {@link evaluatePermission} reduced to its answer.
- *
- * @example
- * ```ts
- * if (!(await validatePermission(claims, { resource: 'ADMIN:NAMESPACE:*:USER', action: 2 }, undefined, sources))) {
- *   // 403
- * }
- * ```
- */
-export async function validatePermission(
-  claims: JwtClaims,
-  required: RequiredPermission,
-  resources: Readonly<Record<string, string>> | undefined,
-  sources: PermissionSources,
-): Promise<boolean> {
-  return (await evaluatePermission(claims, required, resources, sources)).allowed
-}

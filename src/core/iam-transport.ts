@@ -12,8 +12,8 @@ import { scheduleTimer, sleep } from './scheduler.js'
 /** How a request authenticates: client Basic credentials, or the current client token. */
 export type IamAuth = 'basic' | 'bearer'
 
-/** One IAM request. */
-export interface IamRequest {
+/** One call to the IAM (outgoing; the protection of incoming requests is core/http). */
+export interface IamCall {
   /** Short name for spans and errors, e.g. `jwks`, `role`. */
   endpoint: string
   method: 'GET' | 'POST'
@@ -44,7 +44,7 @@ const BASE_DELAY_MS = 100
 const MAX_DELAY_MS = 2_000
 
 /** Sends requests to the IAM. Stateless apart from its options. */
-export class IamHttp {
+export class IamTransport {
   readonly #options: ResolvedIamClientOptions
   readonly #metrics: IamMetrics | undefined
   readonly #basicAuth: string
@@ -68,7 +68,7 @@ export class IamHttp {
    * until the budget runs out, then an `ERR_IAM_UNAVAILABLE` is thrown. The budget bounds the
    * whole call: the refresh and the retry after it spend what is left of it.
    */
-  async send(request: IamRequest): Promise<IamResponse> {
+  async send(request: IamCall): Promise<IamResponse> {
     return tracer.startActiveSpan(
       `IAM ${request.method} ${request.endpoint}`,
       {
@@ -97,7 +97,7 @@ export class IamHttp {
   }
 
   /** `work`, unless the deadline comes first (then `ERR_IAM_UNAVAILABLE`; `work` goes on). */
-  async #beforeDeadline<T>(work: Promise<T>, request: IamRequest, deadline: number): Promise<T> {
+  async #beforeDeadline<T>(work: Promise<T>, request: IamCall, deadline: number): Promise<T> {
     let timer: NodeJS.Timeout | undefined
     const late = new Promise<never>((_, reject) => {
       timer = scheduleTimer(
@@ -112,7 +112,7 @@ export class IamHttp {
     }
   }
 
-  async #sendWithRetries(request: IamRequest, deadline: number): Promise<IamResponse> {
+  async #sendWithRetries(request: IamCall, deadline: number): Promise<IamResponse> {
     const { now, requestTimeoutMs } = this.#options
     let lastFailure: unknown
     let lastStatus: number | undefined
@@ -142,7 +142,7 @@ export class IamHttp {
     throw outOfBudget(request, reason, lastFailure, lastStatus)
   }
 
-  async #attempt(request: IamRequest, timeoutMs: number): Promise<IamResponse> {
+  async #attempt(request: IamCall, timeoutMs: number): Promise<IamResponse> {
     const headers: Record<string, string> = {
       accept: 'application/json',
       authorization:
@@ -174,7 +174,7 @@ export class IamHttp {
     }
   }
 
-  #record(request: IamRequest, started: number, status: number | undefined, error?: string): void {
+  #record(request: IamCall, started: number, status: number | undefined, error?: string): void {
     this.#metrics?.iamCall(
       request.endpoint,
       request.method,
@@ -187,7 +187,7 @@ export class IamHttp {
 }
 
 function outOfBudget(
-  request: IamRequest,
+  request: IamCall,
   reason: string,
   cause?: unknown,
   iamStatus?: number,
@@ -204,7 +204,7 @@ function outOfBudget(
  * ends the read early with `ERR_IAM_BAD_RESPONSE`, so a broken IAM cannot fill the memory.
  */
 async function readBody(
-  request: IamRequest,
+  request: IamCall,
   response: Response,
   options: Pick<ResolvedIamClientOptions, 'maxResponseBytes'>,
 ): Promise<string> {
