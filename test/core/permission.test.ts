@@ -738,7 +738,6 @@ describe('evaluatePermission', () => {
     )
     assert.deepEqual(d, { allowed: false })
   })
-
 })
 
 describe('evaluatePermission explain', () => {
