@@ -4,11 +4,12 @@
 // Usage: npm test [-- <path filter>...]   e.g. npm test -- bloom express
 import { spawnSync } from 'node:child_process'
 import { readdirSync, statSync } from 'node:fs'
+import { availableParallelism } from 'node:os'
 import { join, relative } from 'node:path'
 
 const root = new URL('..', import.meta.url).pathname
 /** Coverage floor of src/ (percent), a little under what the suite reaches, so it can only rise. */
-const COVERAGE = { lines: 90, branches: 85, functions: 88 }
+const COVERAGE = { lines: 95, branches: 88, functions: 95 }
 
 function collect(dir) {
   const out = []
@@ -39,8 +40,10 @@ const testArgs = [
   'tsx',
   '--test',
   '--test-reporter=spec',
-  '--test-concurrency=4',
-  '--test-timeout=120000',
+  // As many test files at once as there are cores (2 in CI), at most 4.
+  `--test-concurrency=${Math.max(1, Math.min(4, availableParallelism()))}`,
+  // Per test, and per file: packing and installing the package takes a while on a loaded machine.
+  '--test-timeout=300000',
   ...files,
 ]
 if (filters.length > 0) run(process.execPath, testArgs)

@@ -281,9 +281,9 @@ export async function setupScenario(): Promise<Scenario> {
         baseUrl: iam?.kind === 'down' ? deadBaseUrl : emulator.baseUrl,
         clientId: emulator.clientId,
         clientSecret: emulator.clientSecret,
-        // An unreachable IAM must fail fast in tests.
-        requestTimeoutMs: 1_000,
-        requestBudgetMs: 1_000,
+        // An unreachable IAM must fail fast in tests, a loaded machine must not look like one.
+        requestTimeoutMs: 3_000,
+        requestBudgetMs: 3_000,
         logger: silentLogger,
         ...spec.options,
       }

@@ -13,6 +13,9 @@ const client = new IamClient({
   // Long intervals: nothing in the test may come from a replica's own timer.
   jwksRefreshIntervalMs: 600_000,
   revocationListRefreshIntervalMs: 600_000,
+  // 20 replicas on a small machine: a slow answer is load, not an outage.
+  requestTimeoutMs: 20_000,
+  requestBudgetMs: 30_000,
   logger: {},
   ...(env.REDIS_URL ? { cacheStore: new RedisCacheStore({ url: env.REDIS_URL }) } : {}),
 })

@@ -41,8 +41,9 @@ export function clientFor(iam: Emulator, options: Partial<IamClientOptions> = {}
     clientId: iam.clientId,
     clientSecret: iam.clientSecret,
     logger: memoryLogger(),
-    requestBudgetMs: 2_000,
-    requestTimeoutMs: 1_000,
+    // Short enough for tests of an unreachable IAM, long enough for a loaded machine.
+    requestBudgetMs: 5_000,
+    requestTimeoutMs: 3_000,
     ...options,
   })
 }
