@@ -145,7 +145,7 @@ export type IamErrorDetails<C extends IamErrorCode = IamErrorCode> =
     : Readonly<Record<string, unknown>>
 
 /** The headers an error answer carries: the RFC 6750 challenge, `Retry-After` on a 503. */
-export interface IamErrorHeaders {
+export type IamErrorHeaders = {
   readonly 'WWW-Authenticate'?: string
   readonly 'Retry-After'?: string
 }

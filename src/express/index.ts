@@ -79,6 +79,9 @@ export type IamExpressOptions = IamProtectionOptions
 
 const APP_KEY = Symbol.for('iam-node-sdk/express')
 
+/** Responses whose CORS a route's `corsOptions` decided (merged): the app-wide pass keeps off. */
+const routeCorsApplied = new WeakSet<Response>()
+
 interface IamHolder {
   [APP_KEY]?: IAM
   parent?: unknown
@@ -229,7 +232,7 @@ export class IAM {
         const writeHead = res.writeHead
         res.writeHead = function (this: Response, ...args: unknown[]) {
           res.writeHead = writeHead
-          applyCors(res, protection.cors(corsInfo(req, res)), false)
+          if (!routeCorsApplied.has(res)) applyCors(res, protection.cors(corsInfo(req, res)), false)
           return (writeHead as (...a: unknown[]) => Response).apply(this, args)
         } as Response['writeHead']
       }
@@ -327,6 +330,7 @@ export function corsOptions(
   return (req, res, next) => {
     const info = corsInfo(req, res)
     const protection = findIam(req.app)?.iam.protection
+    routeCorsApplied.add(res)
     applyCors(
       res,
       protection ? protection.cors(info, route.policy) : computeCorsHeaders(route.policy, info),

@@ -286,6 +286,10 @@ export function corsOptions(
   return async function iamCorsOptions(request, reply) {
     const info = corsInfo(request)
     const protection = iamOf(request)?.protection
+    // The route's merged answer replaces the app-wide one (which may allow what the route does not).
+    for (const name of Object.keys(reply.getHeaders())) {
+      if (name.startsWith('access-control-')) reply.removeHeader(name)
+    }
     applyCors(
       reply,
       protection ? protection.cors(info, route.policy) : computeCorsHeaders(route.policy, info),

@@ -237,6 +237,18 @@ export const PROFILES = {
     routes: [direct, open, corsRoute],
   },
   corsAny: { options: { corsEnable: true }, routes: [direct, open] },
+  corsRouteRestricts: {
+    options: { corsEnable: true },
+    routes: [
+      open,
+      {
+        path: '/cors-restricted',
+        methods: ['GET', 'POST'],
+        guard: {},
+        cors: { headers: { 'Access-Control-Allow-Origin': 'http://allowed.example' } },
+      },
+    ],
+  },
   corsAnyUnsafe: {
     options: { corsEnable: true, corsReflectAnyOriginUnsafe: true },
     routes: [direct, open],
@@ -946,6 +958,34 @@ export const CASES: readonly CaseRow[] = [
         'access-control-allow-credentials': { equals: 'true' },
         vary: { includes: 'Origin' },
       },
+    },
+  },
+  ...(['GET', 'OPTIONS'] as const).map((method): CaseRow => ({
+    name: `per-route CORS narrower than app-wide *: an unlisted origin gets none (${method})`,
+    profile: 'corsRouteRestricts',
+    request: {
+      method,
+      path: '/cors-restricted',
+      headers: { origin: 'http://evil.example', 'access-control-request-method': 'GET' },
+    },
+    expect: {
+      status: method === 'GET' ? 401 : 200,
+      errorCode: method === 'GET' ? 20001 : null,
+      headers: { 'access-control-allow-origin': { absent: true } },
+    },
+  })),
+  {
+    name: 'per-route CORS narrower than app-wide *: its listed origin is reflected',
+    profile: 'corsRouteRestricts',
+    request: {
+      method: 'OPTIONS',
+      path: '/cors-restricted',
+      headers: { origin: 'http://allowed.example', 'access-control-request-method': 'GET' },
+    },
+    expect: {
+      status: 200,
+      errorCode: null,
+      headers: { 'access-control-allow-origin': { equals: 'http://allowed.example' } },
     },
   },
   {
