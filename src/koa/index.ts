@@ -120,6 +120,9 @@ function applyCors(ctx: ParameterizedContext, cors: CorsHeaders | undefined, ove
   applyCorsHeaders(cors, sink, override)
 }
 
+/** Requests whose route set its own CORS headers (the merged policy): the app-wide pass skips them. */
+const routeCorsApplied = new WeakSet<object>()
+
 /** An empty 200 (a preflight's answer); `null` first, or Koa would make it a 204. */
 function answerEmpty(ctx: ParameterizedContext): void {
   ctx.body = null
@@ -199,8 +202,10 @@ export class KoaIam {
         if (!failed && preflight && ctx.status === 404 && ctx.body == null && methods) {
           answerEmpty(ctx)
         }
-        // After the router: a route's own values win, and its methods are known.
-        applyCors(ctx, protection.cors(corsInfo(ctx, methods)), false)
+        // After the router: its methods are known, and a handler's own values win.
+        if (!routeCorsApplied.has(ctx)) {
+          applyCors(ctx, protection.cors(corsInfo(ctx, methods)), false)
+        }
       }
     }
   }
@@ -277,6 +282,7 @@ export class KoaIam {
     const protection = this.#protection
     return async function iamCorsOptions(ctx, next) {
       applyCors(ctx, protection.cors(corsInfo(ctx, routeMethods(ctx)), route.policy), true)
+      routeCorsApplied.add(ctx)
       if (route.preflight && ctx.method === 'OPTIONS') return answerEmpty(ctx)
       await next()
     }

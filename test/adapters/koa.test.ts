@@ -347,6 +347,30 @@ for (const [major, factory] of [
       assert.equal(ran, 1)
     })
 
+    test("a route's CORS origin replaces the app-wide one: an origin it does not list gets none", async () => {
+      const iam = createIam(options({ corsEnable: true })) // app-wide: any origin, as '*'
+      const app = new factory()
+      app.silent = true
+      app.use(iam.middleware())
+      const router = new Router()
+      const cors = iam.corsOptions({ 'Access-Control-Allow-Origin': ORIGIN })
+      router.options('/only-front', cors)
+      router.get('/only-front', cors, (ctx) => void (ctx.body = 'ok'))
+      router.get('/any', (ctx) => void (ctx.body = 'ok'))
+      app.use(router.routes())
+      const send = await serve(app, iam)
+      const other = { origin: 'https://other.example' }
+      const refused = await send({ path: '/only-front', headers: other })
+      assert.equal(refused.status, 200)
+      assert.equal(refused.headers['access-control-allow-origin'], undefined)
+      assert.match(String(refused.headers.vary), /Origin/)
+      const front = await send({ path: '/only-front', headers: { origin: ORIGIN } })
+      assert.equal(front.headers['access-control-allow-origin'], ORIGIN)
+      assert.equal(front.headers['access-control-allow-credentials'], 'true')
+      const any = await send({ path: '/any', headers: other })
+      assert.equal(any.headers['access-control-allow-origin'], '*')
+    })
+
     test('app-wide CORS answers the preflight of a path served by other methods, also without allowedMethods()', async () => {
       const iam = createIam(options({ corsEnable: true, corsOrigin: ORIGIN }))
       const app = new factory()
