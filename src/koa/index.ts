@@ -70,13 +70,35 @@ export type {
 } from '../core/http/index.js'
 export { IamError, isIamError } from '../core/http/index.js'
 
-/** Options of {@link createIam}: those of `iam-node-sdk/express` (core client + HTTP options). */
+/**
+ * Options of {@link createIam}: those of `iam-node-sdk/express` (core client + HTTP options).
+ *
+ * @example
+ * ```ts
+ * const options: IamKoaOptions = { baseUrl, clientId, clientSecret, corsEnable: true }
+ * ```
+ */
 export type IamKoaOptions = IamProtectionOptions
 
-/** The Koa context the route options' functions (`resources`, `check`) receive. */
+/**
+ * The Koa context the route options' functions (`resources`, `check`) receive.
+ *
+ * @example
+ * ```ts
+ * const tenant = (ctx: IamKoaContext) => ({ '{namespace}': ctx.get('x-namespace') })
+ * ```
+ */
 export type IamKoaContext = ParameterizedContext
 
-/** The state `permissionRequired` fills, for apps that type theirs: `new Koa<IamState>()`. */
+/**
+ * The state `permissionRequired` fills, for apps that type theirs.
+ *
+ * @example
+ * ```ts
+ * interface AppState extends IamState { requestId: string }
+ * const router = new Router<AppState>()
+ * ```
+ */
 export interface IamState {
   iam?: IamRequestContext
 }
@@ -158,7 +180,16 @@ function onerror(this: ParameterizedContext, error: Error | null): void {
   this.res.end(text)
 }
 
-/** The integration {@link createIam} returns. */
+/**
+ * The integration {@link createIam} returns: middleware factories, `ready`, `client`, `close()`.
+ *
+ * @example
+ * ```ts
+ * const iam: KoaIam = createIam()
+ * app.use(iam.middleware())
+ * router.get('/me', iam.tokenRequired(), (ctx) => { ctx.body = requireIam(ctx).claims })
+ * ```
+ */
 export class KoaIam {
   readonly #protection: HttpProtection
 
@@ -186,6 +217,12 @@ export class KoaIam {
    * The app-wide middleware, to `app.use` first: answers with the wire JSON an `IamError` that
    * nobody reshaped, adds the app-wide CORS headers (`corsEnable`) to every answer, and answers
    * the CORS preflight of a path the router serves with other methods.
+   *
+   * @example
+   * ```ts
+   * app.use(iam.middleware())
+   * app.use(router.routes()).use(router.allowedMethods())
+   * ```
    */
   middleware(): Middleware {
     const protection = this.#protection
@@ -253,7 +290,14 @@ export class KoaIam {
     }
   }
 
-  /** The seed's name for {@link KoaIam.permissionRequired}. */
+  /**
+   * The seed's name for {@link KoaIam.permissionRequired}.
+   *
+   * @example
+   * ```ts
+   * router.get('/me', iam.tokenRequired(), (ctx) => { ctx.body = ctx.state.iam?.claims.sub })
+   * ```
+   */
   tokenRequired(
     permission?: RequiredPermission | null,
     resources?: PermissionResources<IamKoaContext> | null,
@@ -290,7 +334,12 @@ export class KoaIam {
 
   /**
    * A health (readiness) endpoint: 200 with a JSON body per resource when the SDK can decide
-   * requests, 503 with the same body when it cannot: `router.get('/healthz', iam.healthHandler())`.
+   * requests, 503 with the same body when it cannot.
+   *
+   * @example
+   * ```ts
+   * router.get('/healthz/iam', iam.healthHandler())
+   * ```
    */
   healthHandler(): Middleware {
     const protection = this.#protection
