@@ -12,6 +12,9 @@ const frameworks = [
   'hono/*',
   'next',
   'next/*',
+  'koa',
+  'koa2',
+  '@koa/*',
   // The shared store's client belongs to src/redis, never to the core.
   'redis',
   '@redis/*',
@@ -59,6 +62,7 @@ export default tseslint.config(
                 '../express/*',
                 '../fastify/*',
                 '../fetch/*',
+                '../koa/*',
                 '../redis/*',
                 '../emulator/*',
                 '../testing/*',

@@ -10,6 +10,8 @@ import { after, before, describe, test } from 'node:test'
 
 import express from 'express'
 import Fastify from 'fastify'
+import Router from '@koa/router'
+import Koa from 'koa'
 import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics'
 import type { DataPoint } from '@opentelemetry/sdk-metrics'
 import { pino } from 'pino'
@@ -20,8 +22,10 @@ import { createIam } from '../../src/fetch/index.js'
 import { createIam as createHonoIam } from '../../src/hono/index.js'
 import { Hono } from 'hono'
 import { listen as listenHono } from './hono-app.js'
+import { createIam as createKoaIam } from '../../src/koa/index.js'
 import { METRIC_NAMES } from '../../src/core/metrics.js'
 import { serveFetch } from './fetch-app.js'
+import { listenKoa } from './koa-app.js'
 import { sendCaseRequest, setupScenario } from './harness.js'
 import type { Scenario } from './harness.js'
 import type { CaseRequest } from './cases.js'
@@ -117,6 +121,27 @@ const ADAPTERS: Record<string, Build> = {
       url: server.url,
       close: async () => {
         await server.close()
+        await iam.close()
+      },
+    }
+  },
+  Koa: async (options) => {
+    const iam = createKoaIam(options)
+    const app = new Koa()
+    app.silent = true
+    app.use(iam.middleware())
+    const router = new Router()
+    router.get('/healthz', iam.healthHandler())
+    router.get('/ns/:namespace/users/:userId', iam.permissionRequired(PERMISSION), (ctx) => {
+      ctx.body = { ok: true }
+    })
+    app.use(router.routes()).use(router.allowedMethods())
+    const { url, server } = await listenKoa(app)
+    return {
+      url,
+      close: async () => {
+        server.closeAllConnections()
+        await new Promise((resolve) => server.close(resolve))
         await iam.close()
       },
     }

@@ -9,12 +9,14 @@ import { after, before, describe, test } from 'node:test'
 
 import express from 'express'
 import express4 from 'express4'
+import Koa from 'koa'
 
 import { EMULATOR_ENDPOINTS } from '../../src/emulator/iam-routes.js'
 import { buildExpressApp } from './express-app.js'
 import { buildFastifyApp } from './fastify-app.js'
 import { buildFetchApp } from './fetch-app.js'
 import { buildHonoApp } from './hono-app.js'
+import { buildKoaApp } from './koa-app.js'
 import { sendCaseRequest, setupScenario, WEB_REDIRECT_URIS } from './harness.js'
 import type { BuildApp, BuiltApp, Scenario } from './harness.js'
 import type { CaseRequest, RouteSpec } from './cases.js'
@@ -50,6 +52,7 @@ const ADAPTERS: Record<string, BuildApp> = {
   Fastify: (spec) => buildFastifyApp(spec),
   fetch: (spec) => buildFetchApp(spec),
   Hono: (spec) => buildHonoApp(spec),
+  Koa: (spec) => buildKoaApp(Koa, spec),
 }
 
 for (const [adapter, build] of Object.entries(ADAPTERS)) {

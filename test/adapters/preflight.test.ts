@@ -1,15 +1,19 @@
 /**
  * App-wide CORS preflights for a path that has routes but no OPTIONS route: Express answers them
- * automatically with the path's methods; the Fastify plugin must answer the same way, and leave a
- * path nothing serves a 404.
+ * automatically with the path's methods; the Fastify plugin and the Koa middleware (here without
+ * `router.allowedMethods()`) must answer the same way, and leave a path nothing serves a 404.
  */
 import assert from 'node:assert/strict'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import express from 'express'
 import Fastify from 'fastify'
+import Router from '@koa/router'
+import Koa from 'koa'
 import { IAM } from '../../src/express/index.js'
 import { iamPlugin } from '../../src/fastify/index.js'
+import { createIam } from '../../src/koa/index.js'
+import { listenKoa } from './koa-app.js'
 import { emulator } from '../support/iam.js'
 import type { Emulator } from '../../src/emulator/index.js'
 
@@ -48,6 +52,21 @@ describe('app-wide CORS preflight for a path without an OPTIONS route', () => {
     fa.post('/items/:id', async () => 'ok')
     urls.fastify = await fa.listen({ port: 0, host: '127.0.0.1' })
     closers.push(() => fa.close())
+
+    const koaIam = createIam(options)
+    const koa = new Koa()
+    koa.use(koaIam.middleware())
+    const router = new Router()
+    router.get('/items/:id', (ctx) => void (ctx.body = 'ok'))
+    router.post('/items/:id', (ctx) => void (ctx.body = 'ok'))
+    koa.use(router.routes())
+    await koaIam.ready
+    const listening = await listenKoa(koa)
+    urls.koa = listening.url
+    closers.push(
+      () => new Promise((resolve) => listening.server.close(resolve)),
+      () => koaIam.close(),
+    )
   })
   after(async () => {
     for (const close of closers) await close()
@@ -60,7 +79,7 @@ describe('app-wide CORS preflight for a path without an OPTIONS route', () => {
       headers: { origin: ORIGIN, 'access-control-request-method': 'POST' },
     })
 
-  for (const framework of ['express', 'fastify']) {
+  for (const framework of ['express', 'fastify', 'koa']) {
     it(`${framework}: 200 with the path's methods, the origin reflected`, async () => {
       const res = await preflight(urls[framework] as string, '/items/42?x=1')
       assert.equal(res.status, 200)
