@@ -66,7 +66,7 @@ export type {
   PermissionResources,
   RouteProtectionOptions,
   TokenLocation,
-  TokenSource,
+  TokenLocationInput,
 } from '../core/http/index.js'
 export { IamError, isIamError } from '../core/http/index.js'
 
