@@ -12,6 +12,7 @@ const frameworks = [
   'hono/*',
   'next',
   'next/*',
+  '@nestjs/*',
   // The shared store's client belongs to src/redis, never to the core.
   'redis',
   '@redis/*',
@@ -59,6 +60,7 @@ export default tseslint.config(
                 '../express/*',
                 '../fastify/*',
                 '../fetch/*',
+                '../nestjs/*',
                 '../redis/*',
                 '../emulator/*',
                 '../testing/*',

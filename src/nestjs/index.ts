@@ -58,12 +58,11 @@ import type {
   HealthResponse,
   IamClient,
   IamProtectionOptions,
-  IamRequestContext,
   ResolvedHttpProtectionOptions,
   RouteCors,
   RouteGuard,
 } from '../core/http/index.js'
-import { IAM_CORS_METADATA, IAM_ROUTE_METADATA, Public } from './decorators.js'
+import { IAM_CORS_METADATA, IAM_ROUTE_METADATA } from './decorators.js'
 import type { IamHttpRequest } from './decorators.js'
 
 export {
@@ -267,8 +266,16 @@ export class IamGuard implements CanActivate {
 /**
  * Renders an `IamError` as the wire JSON body (`{ errorCode, errorMessage }`) with its status and
  * `headers` (`WWW-Authenticate`, `Retry-After`), on Express and Fastify. Global unless
- * `exceptionFilter: false`; a filter of yours for `IamError` (`useGlobalFilters`, `@UseFilters`)
- * comes first and may reshape the answer (keep `error.headers`).
+ * `exceptionFilter: false`. A filter of yours for `IamError` given to `app.useGlobalFilters()` or
+ * `@UseFilters()` comes first and may reshape the answer (keep `error.headers`); to register yours
+ * as an `APP_FILTER` provider instead, set `exceptionFilter: false` (Nest orders providers' filters
+ * by module, and this module's would come first).
+ *
+ * @example
+ * ```ts
+ * IamModule.forRoot({ ...options, exceptionFilter: false }) // then, in main.ts:
+ * app.useGlobalFilters(new IamExceptionFilter(app.get(HttpAdapterHost)))
+ * ```
  */
 export class IamExceptionFilter implements ExceptionFilter<IamError> {
   constructor(private readonly adapterHost: HttpAdapterHost) {}

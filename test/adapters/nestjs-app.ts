@@ -6,7 +6,19 @@
  */
 import 'reflect-metadata'
 
-import { Controller, Delete, Get, HttpCode, Module, Options, Post, Put } from '@nestjs/common'
+import {
+  Controller,
+  Delete,
+  Get,
+  Header,
+  HttpCode,
+  Inject,
+  Module,
+  Options,
+  Post,
+  Put,
+  Res,
+} from '@nestjs/common'
 import type { INestApplication, Type } from '@nestjs/common'
 import { NestFactory } from '@nestjs/core'
 import { ExpressAdapter } from '@nestjs/platform-express'
@@ -66,6 +78,21 @@ export function controllerFor(routes: readonly RouteSpec[]): Type {
   return CaseController
 }
 
+/** The health (readiness) endpoint as the README writes it: 200 or 503, a body per resource. */
+@Controller('healthz')
+export class HealthController {
+  constructor(@Inject(IamService) private readonly iam: IamService) {}
+
+  @Get()
+  @Public()
+  @Header('Cache-Control', 'no-store')
+  health(@Res({ passthrough: true }) res: { status(code: number): unknown }) {
+    const { status, body } = this.iam.health()
+    res.status(status)
+    return body
+  }
+}
+
 /** A root module importing `IamModule.forRoot(options)` and serving `controllers`. */
 export function appModule(options: IamNestOptions, controllers: Type[]): Type {
   class AppModule {}
@@ -110,4 +137,26 @@ export async function buildNestApp(
     closeIntegration: () => iam.close(),
     close: () => app.close(),
   }
+}
+
+/**
+ * The app of the operations tests: `GET /ns/:namespace/users/:userId` requiring `permission`, and
+ * the health endpoint at `/healthz`; serving before the IAM answers (`awaitReady: false`).
+ */
+export async function buildNestOperationsApp(
+  platform: NestPlatform,
+  options: IamNestOptions,
+  permission: { action: number; resource: string },
+): Promise<{ url: string; close(): Promise<void> }> {
+  const route: RouteSpec = {
+    path: '/ns/:namespace/users/:userId',
+    methods: ['GET'],
+    guard: { permission },
+  }
+  const module = appModule({ ...options, awaitReady: false }, [
+    controllerFor([route]),
+    HealthController,
+  ])
+  const app = await createNestApp(platform, module)
+  return { url: await listen(app), close: () => app.close() }
 }

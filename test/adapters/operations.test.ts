@@ -19,6 +19,7 @@ import { iamPlugin, permissionRequired as fastifyPermission } from '../../src/fa
 import { createIam } from '../../src/fetch/index.js'
 import { METRIC_NAMES } from '../../src/core/metrics.js'
 import { serveFetch } from './fetch-app.js'
+import { buildNestOperationsApp } from './nestjs-app.js'
 import { sendCaseRequest, setupScenario } from './harness.js'
 import type { Scenario } from './harness.js'
 import type { CaseRequest } from './cases.js'
@@ -82,6 +83,8 @@ const ADAPTERS: Record<string, Build> = {
     const url = await app.listen({ port: 0, host: '127.0.0.1' })
     return { url, close: () => app.close() }
   },
+  'NestJS on Express': (options) => buildNestOperationsApp('express', options, PERMISSION),
+  'NestJS on Fastify': (options) => buildNestOperationsApp('fastify', options, PERMISSION),
   fetch: async (options) => {
     const iam = createIam(options)
     const health = iam.healthHandler()

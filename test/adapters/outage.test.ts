@@ -14,6 +14,7 @@ import { EMULATOR_ENDPOINTS } from '../../src/emulator/iam-routes.js'
 import { buildExpressApp } from './express-app.js'
 import { buildFastifyApp } from './fastify-app.js'
 import { buildFetchApp } from './fetch-app.js'
+import { buildNestApp } from './nestjs-app.js'
 import { sendCaseRequest, setupScenario, WEB_REDIRECT_URIS } from './harness.js'
 import type { BuildApp, BuiltApp, Scenario } from './harness.js'
 import type { CaseRequest, RouteSpec } from './cases.js'
@@ -48,6 +49,8 @@ const ADAPTERS: Record<string, BuildApp> = {
   'Express 4': (spec) => buildExpressApp(express4, spec),
   Fastify: (spec) => buildFastifyApp(spec),
   fetch: (spec) => buildFetchApp(spec),
+  'NestJS on Express': (spec) => buildNestApp('express', spec),
+  'NestJS on Fastify': (spec) => buildNestApp('fastify', spec),
 }
 
 for (const [adapter, build] of Object.entries(ADAPTERS)) {
