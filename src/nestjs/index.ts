@@ -24,7 +24,7 @@
  */
 import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 
-import { Catch, Inject, Injectable } from '@nestjs/common'
+import { Catch } from '@nestjs/common'
 import type {
   ArgumentsHost,
   CanActivate,
@@ -32,13 +32,14 @@ import type {
   ExceptionFilter,
   ExecutionContext,
   InjectionToken,
+  MiddlewareConsumer,
   ModuleMetadata,
+  NestModule,
   OnApplicationBootstrap,
   OnApplicationShutdown,
   OnModuleInit,
   OptionalFactoryDependency,
   Provider,
-  Type,
 } from '@nestjs/common'
 import { APP_FILTER, APP_GUARD, HttpAdapterHost, Reflector } from '@nestjs/core'
 
@@ -151,8 +152,6 @@ export class IamService implements OnModuleInit, OnApplicationBootstrap, OnAppli
     private readonly adapterHost: HttpAdapterHost,
   ) {
     this.protection = HttpProtection.create({ options, env: process.env })
-    // First of all (before body parsing), so that every answer carries CORS headers.
-    adapterHost.httpAdapter?.use(this.#cors.bind(this))
   }
 
   /** Settles when the client token, JWKS and revocation list are loaded; rejects if it failed. */
@@ -177,9 +176,9 @@ export class IamService implements OnModuleInit, OnApplicationBootstrap, OnAppli
 
   /** With app-wide CORS, answers the preflights that no route of the app answers. */
   onModuleInit(): void {
-    const adapter = this.adapterHost.httpAdapter
-    const path = ANY_PATH[adapter.getType()]
-    if (this.protection.options.cors === undefined || path === undefined) return
+    const adapter = this.adapterHost.httpAdapter // none in an application context without HTTP
+    const path = ANY_PATH[adapter?.getType() ?? '']
+    if (adapter === undefined || path === undefined || !this.protection.options.cors) return
     // Added after the app's routes: Express tries it last, Fastify prefers any other route.
     adapter.options(path, (req: IamHttpRequest, res, next) => {
       if (isPreflight(req.method ?? '', req.headers['access-control-request-method']))
@@ -201,8 +200,8 @@ export class IamService implements OnModuleInit, OnApplicationBootstrap, OnAppli
     await this.protection.close()
   }
 
-  /** CORS headers (app-wide, and the route's), written when the headers go out. */
-  #cors(req: IncomingMessage, res: ServerResponse, next: () => void): void {
+  /** @internal CORS headers (app-wide, and the route's), written when the headers go out. */
+  cors(req: IncomingMessage, res: ServerResponse, next: () => void): void {
     const writeHead = res.writeHead
     res.writeHead = ((...args: unknown[]) => {
       res.writeHead = writeHead
@@ -290,20 +289,13 @@ export class IamExceptionFilter implements ExceptionFilter<IamError> {
   }
 }
 
-/** Decorators applied as functions: the package needs no decorator compiler option. */
-function injectable(type: Type, ...tokens: InjectionToken[]): void {
-  Injectable()(type)
-  tokens.forEach((token, index) => Inject(token)(type, undefined, index))
-}
-injectable(IamGuard, Reflector, IamService)
-injectable(IamExceptionFilter, HttpAdapterHost)
-Catch(IamError)(IamExceptionFilter)
-
 /**
  * The IAM module, global: `IamModule.forRoot(options)` or `forRootAsync({ useFactory })`. The
  * options object first, then `IAM_*` environment variables, then defaults.
  */
-export class IamModule {
+export class IamModule implements NestModule {
+  constructor(private readonly iam: IamService) {}
+
   /** With the options at hand: `IamModule.forRoot({ baseUrl, clientId, clientSecret })`. */
   static forRoot(options: IamNestOptions = {}): DynamicModule {
     const { awaitReady, globalGuard, exceptionFilter, ...iam } = options
@@ -338,4 +330,16 @@ export class IamModule {
     const exports = [IamService, IamGuard, IAM_OPTIONS]
     return { module: IamModule, global: true, imports, providers, exports }
   }
+
+  /** @internal CORS on every answer (errors and 404s too), before the app's own middleware. */
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(this.iam.cors.bind(this.iam)).forRoutes('*')
+  }
 }
+
+// No decorator syntax, so the package needs no compiler option: what `@Catch` and the compiler's
+// decorator metadata (the constructor's parameter types, read by Nest's injector) would write.
+Catch(IamError)(IamExceptionFilter)
+Reflect.defineMetadata('design:paramtypes', [Reflector, IamService], IamGuard)
+Reflect.defineMetadata('design:paramtypes', [HttpAdapterHost], IamExceptionFilter)
+Reflect.defineMetadata('design:paramtypes', [IamService], IamModule)

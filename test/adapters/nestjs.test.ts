@@ -25,7 +25,10 @@ import {
   UseGuards,
 } from '@nestjs/common'
 import type { ArgumentsHost, ExceptionFilter, INestApplication, Type } from '@nestjs/common'
-import { APP_FILTER, HttpAdapterHost } from '@nestjs/core'
+import { APP_FILTER, HttpAdapterHost, NestFactory } from '@nestjs/core'
+import { ExpressAdapter } from '@nestjs/platform-express'
+import { FastifyAdapter } from '@nestjs/platform-fastify'
+import { Test } from '@nestjs/testing'
 
 import {
   CorsOptions,
@@ -479,6 +482,44 @@ for (const [name, platform] of PLATFORMS) {
         [ownOk.status, ownOk.headers['access-control-allow-headers']],
         [204, 'Device-Id'],
       )
+    })
+
+    test('an end-to-end test module (@nestjs/testing) gets the guard, the filter and CORS', async () => {
+      const moduleRef = await Test.createTestingModule({
+        imports: [
+          IamModule.forRoot(options({ corsEnable: true, corsOrigin: 'http://allowed.example' })),
+        ],
+        controllers,
+      }).compile()
+      const app = moduleRef.createNestApplication(
+        platform === 'express' ? new ExpressAdapter() : new FastifyAdapter(),
+        { logger: false },
+      )
+      apps.push(app)
+      const url = await listen(app)
+      const origin = { origin: 'http://allowed.example' }
+      const refused = await send(url, { path: '/plain', headers: origin })
+      assert.deepEqual([refused.status, refused.json?.errorCode], [401, 20001])
+      assert.equal(refused.headers['access-control-allow-origin'], 'http://allowed.example')
+      const read = await send(url, { path: '/users/sample-userid', token: 'allowed' })
+      assert.equal(read.status, 200)
+    })
+
+    test('an application context without HTTP: the client, no guard to run', async () => {
+      @Module({ imports: [IamModule.forRoot(options())] })
+      class WorkerModule {}
+      const context = await NestFactory.createApplicationContext(WorkerModule, {
+        logger: false,
+        abortOnError: false,
+      })
+      try {
+        const claims = await context
+          .get(IamService)
+          .client.validateAndParseClaims(scenario.tokens.allowed)
+        assert.equal(claims.sub, 'sample-userid')
+      } finally {
+        await context.close()
+      }
     })
 
     test('a global prefix: route parameters still fill the placeholders', async () => {
