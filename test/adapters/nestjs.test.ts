@@ -24,7 +24,13 @@ import {
   UseFilters,
   UseGuards,
 } from '@nestjs/common'
-import type { ArgumentsHost, ExceptionFilter, INestApplication, Type } from '@nestjs/common'
+import type {
+  ArgumentsHost,
+  ExceptionFilter,
+  ExecutionContext,
+  INestApplication,
+  Type,
+} from '@nestjs/common'
 import { APP_FILTER, HttpAdapterHost, NestFactory } from '@nestjs/core'
 import { ExpressAdapter } from '@nestjs/platform-express'
 import { FastifyAdapter } from '@nestjs/platform-fastify'
@@ -457,6 +463,9 @@ for (const [name, platform] of PLATFORMS) {
       assert.equal(echo.status, 200)
       assert.equal(echo.text, '')
       assert.equal(echo.headers['access-control-allow-origin'], 'http://allowed.example')
+      // As app.enableCors(): any path's preflight, as Nest cannot look its routes up by path.
+      const unknown = await send(url, { method: 'OPTIONS', path: '/nowhere', headers: preflight })
+      assert.deepEqual([unknown.status, unknown.text], [200, ''])
       const plain = await send(url, { method: 'OPTIONS', path: '/plain/echo' })
       assert.equal(plain.status, 404)
       // A 404 carries the CORS headers too.
@@ -520,6 +529,29 @@ for (const [name, platform] of PLATFORMS) {
       } finally {
         await context.close()
       }
+    })
+
+    test('a handler of another transport is refused unless @Public(), never let through', async () => {
+      const { app } = await start(appModule(options(), []))
+      const guard = app.get(IamGuard)
+      const rpc = (handler: (...args: never[]) => unknown, controller: Type, type = 'rpc') =>
+        ({
+          getType: () => type,
+          getHandler: () => handler,
+          getClass: () => controller,
+        }) as unknown as ExecutionContext
+      await assert.rejects(
+        guard.canActivate(rpc(PlainController.prototype.plain, PlainController)),
+        (e: unknown) => e instanceof IamError && e.code === 'ERR_IAM_INTERNAL',
+      )
+      await assert.rejects(
+        guard.canActivate(rpc(OpenController.prototype.me, OpenController, 'ws')),
+        IamError,
+      )
+      assert.equal(
+        await guard.canActivate(rpc(OpenController.prototype.open, OpenController)),
+        true,
+      )
     })
 
     test('a global prefix: route parameters still fill the placeholders', async () => {
