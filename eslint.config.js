@@ -15,6 +15,7 @@ const frameworks = [
   'koa',
   'koa2',
   '@koa/*',
+  '@nestjs/*',
   // The shared store's client belongs to src/redis, never to the core.
   'redis',
   '@redis/*',
@@ -63,6 +64,7 @@ export default tseslint.config(
                 '../fastify/*',
                 '../fetch/*',
                 '../koa/*',
+                '../nestjs/*',
                 '../redis/*',
                 '../emulator/*',
                 '../testing/*',

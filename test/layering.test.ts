@@ -10,7 +10,7 @@ import { describe, it } from 'node:test'
 
 const root = new URL('..', import.meta.url).pathname
 const FRAMEWORKS =
-  /^(express|express4|fastify|fastify-plugin|@fastify\/.*|hono|hono\/.*|next|next\/.*|koa|koa2|@koa\/.*|redis|@redis\/.*|ioredis)$/
+  /^(express|express4|fastify|fastify-plugin|@fastify\/.*|hono|hono\/.*|next|next\/.*|koa|koa2|@koa\/.*|@nestjs\/.*|redis|@redis\/.*|ioredis)$/
 
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {

@@ -26,6 +26,7 @@ import { createIam as createKoaIam } from '../../src/koa/index.js'
 import { METRIC_NAMES } from '../../src/core/metrics.js'
 import { serveFetch } from './fetch-app.js'
 import { listenKoa } from './koa-app.js'
+import { buildNestOperationsApp } from './nestjs-app.js'
 import { sendCaseRequest, setupScenario } from './harness.js'
 import type { Scenario } from './harness.js'
 import type { CaseRequest } from './cases.js'
@@ -105,6 +106,8 @@ const ADAPTERS: Record<string, Build> = {
       },
     }
   },
+  'NestJS on Express': (options) => buildNestOperationsApp('express', options, PERMISSION),
+  'NestJS on Fastify': (options) => buildNestOperationsApp('fastify', options, PERMISSION),
   fetch: async (options) => {
     const iam = createIam(options)
     const health = iam.healthHandler()

@@ -17,6 +17,7 @@ import { buildFastifyApp } from './fastify-app.js'
 import { buildFetchApp } from './fetch-app.js'
 import { buildHonoApp } from './hono-app.js'
 import { buildKoaApp } from './koa-app.js'
+import { buildNestApp } from './nestjs-app.js'
 import { sendCaseRequest, setupScenario, WEB_REDIRECT_URIS } from './harness.js'
 import type { BuildApp, BuiltApp, Scenario } from './harness.js'
 import type { CaseRequest, RouteSpec } from './cases.js'
@@ -53,6 +54,8 @@ const ADAPTERS: Record<string, BuildApp> = {
   fetch: (spec) => buildFetchApp(spec),
   Hono: (spec) => buildHonoApp(spec),
   Koa: (spec) => buildKoaApp(Koa, spec),
+  'NestJS on Express': (spec) => buildNestApp('express', spec),
+  'NestJS on Fastify': (spec) => buildNestApp('fastify', spec),
 }
 
 for (const [adapter, build] of Object.entries(ADAPTERS)) {
