@@ -15,6 +15,7 @@ import {
 } from './options.js'
 import {
   evaluatePermission,
+  grantedByTokenPermissions,
   type PermissionDecision,
   type PermissionSources,
 } from './permission.js'
@@ -431,6 +432,28 @@ export class IamClient {
       )
     }
     return this.#verifier.verify(token)
+  }
+
+  /**
+   * The claims of a token this client validated before, without waiting (the hot path of the
+   * framework integrations); `undefined` when it has to be validated in full
+   * ({@link validateAndParseClaims}). Throws what a cache hit can find: expired, revoked.
+   */
+  validateCachedClaims(token: string): JwtClaims | undefined {
+    if (this.#closed || !this.#localValidationStarted) return undefined
+    return this.#verifier.verifyCached(token)
+  }
+
+  /**
+   * Whether the token's own permissions grant `required` (resource with placeholders already
+   * substituted), decided without waiting. `false` means "ask {@link validatePermission}": a
+   * role may still allow.
+   */
+  grantedByTokenPermissions(
+    claims: JwtClaims,
+    required: { resource: string; action: number },
+  ): boolean {
+    return grantedByTokenPermissions(claims, required.resource, required.action, this.options.now())
   }
 
   // ---------------------------------------------------------------- access decisions

@@ -12,7 +12,11 @@
  * @packageDocumentation
  */
 export type * from './permission/types.js'
-export { DEFAULT_USER_ROLE_ID, evaluatePermission } from './permission/evaluate.js'
+export {
+  DEFAULT_USER_ROLE_ID,
+  evaluatePermission,
+  grantedByTokenPermissions,
+} from './permission/evaluate.js'
 export { formatAction, formatPermissionDecision } from './permission/explain.js'
 export { normalizeRequiredPermission } from './permission/fields.js'
 export { actionAllowed, explainResource, resourceAllowed } from './permission/match.js'

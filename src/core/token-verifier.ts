@@ -59,6 +59,8 @@ function isCanonicalBase64url(segment: string): boolean {
 }
 
 interface VerifiedEntry {
+  /** The token itself: the cache is keyed by its tail, a hit must be the same token. */
+  readonly token: string
   readonly claims: JwtClaims
   readonly expMs: number
   readonly keysFingerprint: string
@@ -96,6 +98,15 @@ function decodeJson(segment: string, what: string): unknown {
   }
 }
 
+/**
+ * The key of a verified token in the cache: the last 43 characters (256 bits of its signature).
+ * Hashing a kilobyte-long token for every lookup costs more than the rest of a cache hit; the
+ * tail tells tokens apart, and a hit still compares the whole token.
+ */
+function cacheKey(token: string): string {
+  return token.length > 64 ? token.slice(-43) : token
+}
+
 function deepFreeze<T>(value: T): T {
   if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
     Object.freeze(value)
@@ -109,6 +120,7 @@ export class TokenVerifier {
   readonly #options: TokenVerifierOptions
   readonly #state: VerifierState
   readonly #allowed: ReadonlySet<string>
+  /** Verified tokens by {@link cacheKey}. */
   readonly #cache = new Map<string, VerifiedEntry>()
 
   constructor(options: TokenVerifierOptions, state: VerifierState) {
@@ -127,6 +139,8 @@ export class TokenVerifier {
    * Throws an `IamError` with a token code when the token must be refused.
    */
   async verify(token: string): Promise<JwtClaims> {
+    const cached = this.verifyCached(token)
+    if (cached !== undefined) return cached
     const keySet = this.#state.keySet()
     const revocation = this.#state.revocationList()
     if (keySet === undefined || revocation === undefined) {
@@ -135,23 +149,34 @@ export class TokenVerifier {
         'the JWKS and revocation list are not loaded yet (the IAM could not be reached)',
       )
     }
-    const now = this.#options.now()
-    const cached = this.#cache.get(token)
-    if (cached !== undefined && cached.keysFingerprint === keySet.fingerprint) {
-      if (now > cached.expMs + this.#options.clockToleranceMs) {
-        this.#cache.delete(token)
-        throw new IamError('ERR_IAM_TOKEN_EXPIRED', 'token is expired', {
-          details: { exp: cached.expMs / 1000 },
-        })
-      }
-      const version = this.#state.revocationVersion()
-      if (cached.revocationVersion !== version) {
-        this.#checkRevocation(token, cached.claims, revocation)
-        cached.revocationVersion = version
-      }
-      return cached.claims
+    return this.#verifyFully(token, keySet, revocation, this.#options.now())
+  }
+
+  /**
+   * The claims of a token validated before, without waiting: every check a cache hit needs (the
+   * key set it was verified with, `exp`, the current revocation list) is done here; throws the
+   * same errors as {@link TokenVerifier.verify}. `undefined` when the token is not cached.
+   */
+  verifyCached(token: string): JwtClaims | undefined {
+    const cached = this.#cache.get(cacheKey(token))
+    // Same tail, other token (a forgery copying a signature): not a hit, verified in full.
+    if (cached === undefined || cached.token !== token) return undefined
+    const keySet = this.#state.keySet()
+    const revocation = this.#state.revocationList()
+    if (keySet === undefined || revocation === undefined) return undefined
+    if (cached.keysFingerprint !== keySet.fingerprint) return undefined
+    if (this.#options.now() > cached.expMs + this.#options.clockToleranceMs) {
+      this.#cache.delete(cacheKey(token))
+      throw new IamError('ERR_IAM_TOKEN_EXPIRED', 'token is expired', {
+        details: { exp: cached.expMs / 1000 },
+      })
     }
-    return this.#verifyFully(token, keySet, revocation, now)
+    const version = this.#state.revocationVersion()
+    if (cached.revocationVersion !== version) {
+      this.#checkRevocation(token, cached.claims, revocation)
+      cached.revocationVersion = version
+    }
+    return cached.claims
   }
 
   async #verifyFully(
@@ -264,6 +289,7 @@ export class TokenVerifier {
     this.#checkRevocation(token, claims, revocation)
     deepFreeze(claims)
     this.#remember(token, {
+      token,
       claims,
       expMs,
       keysFingerprint: keys.fingerprint,
@@ -274,11 +300,11 @@ export class TokenVerifier {
 
   #checkRevocation(token: string, claims: JwtClaims, revocation: RevocationList): void {
     if (isUserRevoked(revocation, claims.sub, claims.iat)) {
-      this.#cache.delete(token)
+      this.#forget(token)
       throw new IamError('ERR_IAM_USER_REVOKED', 'user (owner) of the token is revoked')
     }
     if (revocation.revokedTokens.mightContain(token)) {
-      this.#cache.delete(token)
+      this.#forget(token)
       throw new IamError('ERR_IAM_TOKEN_REVOKED', 'token is revoked')
     }
   }
@@ -291,6 +317,12 @@ export class TokenVerifier {
       const oldest = this.#cache.keys().next().value as string
       this.#cache.delete(oldest)
     }
-    this.#cache.set(token, entry)
+    this.#cache.set(cacheKey(token), entry)
+  }
+
+  /** Drops the entry of `token` (and only of it: a forgery with its tail keeps it). */
+  #forget(token: string): void {
+    const key = cacheKey(token)
+    if (this.#cache.get(key)?.token === token) this.#cache.delete(key)
   }
 }

@@ -280,7 +280,9 @@ export class KoaIam {
       })
       let context: IamRequestContext | undefined
       try {
-        context = await protection.authorize(guard, request, ctx)
+        // Without waiting when the answer is at hand (no promise on the hot path).
+        const found = protection.decide(guard, request, ctx)
+        context = found instanceof Promise ? await found : found
       } catch (error) {
         ctx.onerror = onerror // the wire JSON also without iam.middleware()
         throw error

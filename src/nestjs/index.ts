@@ -256,7 +256,7 @@ export class IamGuard implements CanActivate {
     matched.set(req.raw ?? req, cors)
     // A route with its CORS answers its preflight without authentication (as `corsOptions`).
     if (route === 'public' || (cors?.preflight === true && req.method === 'OPTIONS')) return true
-    const found = await this.iam.protection.authorize(route ?? TOKEN_ONLY, toHttpRequest(req), req)
+    const found = await this.iam.protection.decide(route ?? TOKEN_ONLY, toHttpRequest(req), req)
     if (found !== undefined) req.iam = found
     return true
   }

@@ -407,6 +407,10 @@ export const CASES: readonly CaseRow[] = [
     path: '/protected',
     headers: { authorization: 'Bearer abc' },
   }),
+  unauthorized('malformed header: a character outside base64url (the verifier refuses it)', {
+    path: '/protected',
+    headers: { authorization: 'Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln!' },
+  }),
   unauthorized('malformed header: three empty-ish parts', {
     path: '/protected',
     headers: { authorization: 'Bearer a.b.' },

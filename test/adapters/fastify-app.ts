@@ -5,7 +5,7 @@ import Fastify from 'fastify'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 
 import { corsOptions, iamPlugin, permissionRequired } from '../../src/fastify/index.js'
-import type { IamFastifyOptions, IamHook } from '../../src/fastify/index.js'
+import type { IamFastifyOptions, IamGuardHook, IamHook } from '../../src/fastify/index.js'
 import { handlerBody, routeOptions, routeResources } from './harness.js'
 import type { AppSpec, BuiltApp } from './harness.js'
 
@@ -18,7 +18,7 @@ export async function buildFastify(
   await app.register(iamPlugin, { ...(spec.options as IamFastifyOptions), ...extra })
   for (const route of spec.routes) {
     const onRequest: IamHook[] = []
-    const preHandler: IamHook[] = []
+    const preHandler: IamGuardHook[] = []
     if (route.cors !== undefined) {
       const cors = corsOptions(route.cors.headers, { preflight: route.cors.preflight ?? true })
       app.options(route.path, cors)

@@ -572,6 +572,8 @@ describe('IamClient against the emulator', () => {
         await startedClientFor(iam, {
           jwksRefreshIntervalMs: 50,
           revocationListRefreshIntervalMs: 50,
+          // A failing refresh must be given up on quickly for this test to see it.
+          requestBudgetMs: 500,
         }),
       )
       const token = await iam.issueUserToken({})

@@ -58,7 +58,6 @@ describe('extractToken', () => {
       `Bearer ${JWT} extra`,
       'Bearer not-a-jwt',
       'Bearer a.b',
-      `Bearer ${JWT}\u00e9`,
       `Bearer ${'a'.repeat(20_000)}.b.c`,
     ]) {
       const r = req({ Authorization: value, Cookie: `access_token=${JWT}` })

@@ -153,7 +153,11 @@ describe('operations: refresh on demand, option typos', () => {
 
   it('a background refresh failure is warned in pino shape (details, message), never with a token', async () => {
     const logger = memoryLogger()
-    const client = await startedClientFor(iam, { logger, jwksRefreshIntervalMs: 50 })
+    const client = await startedClientFor(iam, {
+      logger,
+      jwksRefreshIntervalMs: 50,
+      requestBudgetMs: 500,
+    })
     try {
       iam.setFault('jwks', { status: 503 })
       const deadline = Date.now() + 3_000

@@ -38,7 +38,12 @@ export {
 export type { IamProtectionOptions, ProtectionCoreClient } from './protection.js'
 export { createHttpRequest, parseCookieHeader } from './request.js'
 export type { HttpRequest, HttpRequestInit, IamRequestContext } from './request.js'
-export { createRouteGuard, authorizeRequest } from './pipeline.js'
+export {
+  NEEDS_ASYNC,
+  authorizeRequest,
+  authorizeRequestSync,
+  createRouteGuard,
+} from './pipeline.js'
 export type {
   AuthorizeOptions,
   PermissionResources,

@@ -74,6 +74,8 @@ export interface ResolvedHttpProtectionOptions {
   readonly tokenLocations: readonly TokenLocation[]
   readonly tokenHeaderName: string
   readonly tokenHeaderType: string
+  /** `tokenHeaderType` in lower case, for the token extraction's comparison. */
+  readonly tokenHeaderTypeLower: string
   readonly tokenCookieName: string
   readonly tokenCookiePath: string
   readonly csrfProtection: boolean
@@ -338,7 +340,7 @@ export function resolveHttpProtectionOptions(
         reflectAnyOrigin: r.corsReflectAnyOriginUnsafe,
       })
     : undefined
-  return Object.freeze({ ...r, cors })
+  return Object.freeze({ ...r, tokenHeaderTypeLower: r.tokenHeaderType.toLowerCase(), cors })
 }
 
 /** The three settings without which the client cannot start, with their setting keys. */

@@ -21,6 +21,13 @@ export interface ProtectionClient {
     resources?: Readonly<Record<string, string>>,
   ): Promise<boolean>
   getClientInformation(namespace: string, clientId: string): Promise<ClientInformation>
+  /** Optional, for the synchronous fast path: the claims of a token validated before. */
+  validateCachedClaims?(token: string): JwtClaims | undefined
+  /** Optional, for the synchronous fast path: whether the token's own permissions allow. */
+  grantedByTokenPermissions?(
+    claims: JwtClaims,
+    required: { resource: string; action: number },
+  ): boolean
   /** Optional: why a permission was refused, for debug logs. */
   explainPermission?(
     claims: JwtClaims,
@@ -70,7 +77,21 @@ export interface RouteGuard<Req> {
   readonly optional: boolean
   readonly scopes: readonly string[] | undefined
   readonly check: RouteCheck<Req> | undefined
+  /**
+   * The required permission with its placeholders already filled, when static values fill them
+   * all (computed once, at route definition); `undefined` when the request supplies some.
+   */
+  readonly staticRequired:
+    | {
+        readonly resource: string
+        readonly action: number
+        readonly values: Readonly<Record<string, string>>
+      }
+    | undefined
 }
+
+/** What {@link authorizeRequestSync} answers when the decision has to wait (I/O, an async check). */
+export const NEEDS_ASYNC: unique symbol = Symbol('iam-node-sdk: needs the async path')
 
 const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/
 
@@ -158,14 +179,34 @@ export function createRouteGuard<Req>(
       throw new TypeError('permissionRequired option check must be a function')
     }
   }
+  const permissionFrozen = normalized === undefined ? undefined : Object.freeze(normalized)
   return Object.freeze({
-    permission: normalized === undefined ? undefined : Object.freeze(normalized),
+    permission: permissionFrozen,
     resources: resources ?? undefined,
     csrfProtect: options?.csrfProtect,
     optional: options?.optional ?? false,
     scopes: options?.scopes === undefined ? undefined : Object.freeze([...options.scopes]),
     check: options?.check,
+    staticRequired: staticRequired(permissionFrozen, resources ?? undefined),
   })
+}
+
+/** The permission with its static values filled in, when they leave no placeholder. */
+function staticRequired<Req>(
+  permission: { readonly resource: string; readonly action: number } | undefined,
+  resources: PermissionResources<Req> | undefined,
+): RouteGuard<Req>['staticRequired'] {
+  if (permission === undefined || typeof resources === 'function') return undefined
+  const values = Object.assign(Object.create(null) as Record<string, string>, resources)
+  let unfilled = false
+  const resource = permission.resource.replace(PLACEHOLDER_RE, (placeholder) => {
+    const known = values[placeholder]
+    if (known === undefined) unfilled = true
+    return known ?? placeholder
+  })
+  return unfilled
+    ? undefined
+    : Object.freeze({ resource, action: permission.action, values: Object.freeze(values) })
 }
 
 function forbidden(details?: Readonly<Record<string, unknown>>): IamError {
@@ -269,6 +310,86 @@ async function verifyCsrf(
   if (failure !== undefined) throw invalid(failure)
 }
 
+/** The subdomain-namespace rule and the route's scopes: both decided from what is at hand. */
+function checkSubdomainAndScopes<Req>(
+  options: ResolvedHttpProtectionOptions,
+  guard: RouteGuard<Req>,
+  request: HttpRequest,
+  claims: JwtClaims,
+): void {
+  if (options.subdomainValidationEnable) {
+    const host = request.host
+    if (
+      host !== undefined &&
+      !subdomainMatchesNamespace(
+        host,
+        claims.namespace,
+        options.subdomainValidationExcludedNamespaces,
+      )
+    ) {
+      throw new IamError('ERR_IAM_SUBDOMAIN_MISMATCH', 'Subdomain mismatch')
+    }
+  }
+  if (guard.scopes !== undefined) {
+    const granted = typeof claims.scope === 'string' ? claims.scope.split(' ') : []
+    const missing = guard.scopes.filter((scope) => !granted.includes(scope))
+    if (missing.length > 0) {
+      throw new IamError(
+        'ERR_IAM_INSUFFICIENT_SCOPE',
+        `token lacks scope(s) ${missing.join(' ')}`,
+        {
+          details: { scopes: guard.scopes, missing },
+        },
+      )
+    }
+  }
+}
+
+/**
+ * The pipeline without waiting, when everything it needs is at hand: a token validated before, no
+ * CSRF check (which needs the client's redirect URIs), static or route-parameter placeholders,
+ * and a permission the token's own permissions grant. Answers what {@link authorizeRequest}
+ * would (it runs the same checks), or {@link NEEDS_ASYNC} for it to decide; throws the same
+ * refusals. This spares a protected request every promise and microtask of the async path.
+ */
+export function authorizeRequestSync<Req>(
+  client: ProtectionClient,
+  options: ResolvedHttpProtectionOptions,
+  guard: RouteGuard<Req>,
+  request: HttpRequest,
+): IamRequestContext | undefined | typeof NEEDS_ASYNC {
+  if (
+    client.validateCachedClaims === undefined ||
+    guard.check !== undefined ||
+    typeof guard.resources === 'function'
+  ) {
+    return NEEDS_ASYNC
+  }
+  let extracted: ReturnType<typeof extractToken>
+  try {
+    extracted = extractToken(request, options)
+  } catch (error) {
+    if (guard.optional && isIamError(error, 'ERR_IAM_TOKEN_MISSING')) return undefined
+    throw error
+  }
+  const { token, location } = extracted
+  const claims = client.validateCachedClaims(token)
+  if (claims === undefined) return NEEDS_ASYNC
+  if (location === 'cookie' && (guard.csrfProtect ?? options.csrfProtection)) return NEEDS_ASYNC
+  checkSubdomainAndScopes(options, guard, request, claims)
+  if (guard.permission !== undefined) {
+    const required =
+      guard.staticRequired ??
+      resolvePermission(
+        guard.permission,
+        Object.assign(Object.create(null) as Record<string, string>, guard.resources),
+        request,
+      )
+    if (client.grantedByTokenPermissions?.(claims, required) !== true) return NEEDS_ASYNC
+  }
+  return Object.freeze({ claims, token, tokenLocation: location })
+}
+
 /**
  * Runs the whole pipeline for one request and returns the validated context (`undefined` for an
  * optional route without a token), or throws an {@link IamError} (token: 401 / 20001, CSRF:
@@ -311,36 +432,17 @@ export async function authorizeRequest<Req>(
   if (location === 'cookie' && (guard.csrfProtect ?? options.csrfProtection)) {
     await verifyCsrf(client, options, request, claims)
   }
-  if (options.subdomainValidationEnable) {
-    const host = request.host
-    if (
-      host !== undefined &&
-      !subdomainMatchesNamespace(
-        host,
-        claims.namespace,
-        options.subdomainValidationExcludedNamespaces,
-      )
-    ) {
-      throw new IamError('ERR_IAM_SUBDOMAIN_MISMATCH', 'Subdomain mismatch')
-    }
-  }
-  if (guard.scopes !== undefined) {
-    const granted = typeof claims.scope === 'string' ? claims.scope.split(' ') : []
-    const missing = guard.scopes.filter((scope) => !granted.includes(scope))
-    if (missing.length > 0) {
-      throw new IamError(
-        'ERR_IAM_INSUFFICIENT_SCOPE',
-        `token lacks scope(s) ${missing.join(' ')}`,
-        { details: { scopes: guard.scopes, missing } },
-      )
-    }
-  }
+  checkSubdomainAndScopes(options, guard, request, claims)
   if (guard.permission !== undefined) {
-    const given =
-      typeof guard.resources === 'function'
-        ? await dynamicValues(guard.resources, frameworkRequest)
-        : Object.assign(Object.create(null) as Record<string, string>, guard.resources)
-    const { resource, action, values } = resolvePermission(guard.permission, given, request)
+    const { resource, action, values } =
+      guard.staticRequired ??
+      resolvePermission(
+        guard.permission,
+        typeof guard.resources === 'function'
+          ? await dynamicValues(guard.resources, frameworkRequest)
+          : Object.assign(Object.create(null) as Record<string, string>, guard.resources),
+        request,
+      )
     const allowed = await client.validatePermission(claims, { resource, action }, values)
     if (!allowed) {
       const required = { resource, action }

@@ -30,7 +30,7 @@ import type {
   HttpProtectionOptions,
   ResolvedHttpProtectionOptions,
 } from './options.js'
-import { authorizeRequest } from './pipeline.js'
+import { NEEDS_ASYNC, authorizeRequest, authorizeRequestSync } from './pipeline.js'
 import { extractToken } from './token.js'
 import type { ProtectionClient, RouteGuard } from './pipeline.js'
 import { Readiness, clientStarter } from './readiness.js'
@@ -259,14 +259,91 @@ export class HttpProtection {
       this.#decisions.record('allowed')
       return context
     } catch (thrown) {
-      // Whatever failed inside the SDK is answered 500 without details; the cause is kept.
-      const error = isIamError(thrown)
-        ? thrown
-        : new IamError('ERR_IAM_INTERNAL', 'unexpected error', { cause: thrown })
-      this.#decisions.record(error.status >= 500 ? 'error' : 'refused', error.code)
-      if (this.#debugEnabled()) this.#logRefusal(error, request)
-      throw error
+      throw this.#refusal(thrown, request)
     }
+  }
+
+  /**
+   * {@link HttpProtection.authorize} without waiting, when the answer is at hand (a token seen
+   * before, a permission the token carries, no CSRF check): the context (`undefined` on an
+   * optional route without a token), or {@link NEEDS_ASYNC} to call `authorize` instead.
+   * Throws the same refusals. Framework adapters use it to call `next()` at once.
+   */
+  authorizeSync<Req>(
+    guard: RouteGuard<Req>,
+    request: HttpRequest,
+  ): IamRequestContext | undefined | typeof NEEDS_ASYNC {
+    if (this.#closed || !this.readiness.isReady) return NEEDS_ASYNC
+    try {
+      const context = authorizeRequestSync(this.client, this.options, guard, request)
+      if (context !== NEEDS_ASYNC) this.#decisions.record('allowed')
+      return context
+    } catch (thrown) {
+      throw this.#refusal(thrown, request)
+    }
+  }
+
+  /**
+   * The decision for promise-based frameworks: the context at once when the answer is at hand
+   * ({@link HttpProtection.authorizeSync}), else the promise of {@link HttpProtection.authorize}.
+   * Throws (or rejects with) the same refusals.
+   *
+   * @example
+   * ```ts
+   * const found = protection.decide(guard, request, ctx)
+   * ctx.state.iam = found instanceof Promise ? await found : found
+   * ```
+   */
+  decide<Req>(
+    guard: RouteGuard<Req>,
+    request: HttpRequest,
+    frameworkRequest: Req,
+  ): IamRequestContext | undefined | Promise<IamRequestContext | undefined> {
+    const now = this.authorizeSync(guard, request)
+    return now === NEEDS_ASYNC ? this.authorize(guard, request, frameworkRequest) : now
+  }
+
+  /**
+   * Authorizes one request for callback-style frameworks: `done(undefined, context)` or
+   * `done(error)`, called synchronously when the answer is at hand, later otherwise.
+   *
+   * @example
+   * ```ts
+   * protection.authorizeCallback(guard, request, req, (error, context) => error ? next(error) : next())
+   * ```
+   */
+  authorizeCallback<Req>(
+    guard: RouteGuard<Req>,
+    request: HttpRequest,
+    frameworkRequest: Req,
+    done: (error: IamError | undefined, context?: IamRequestContext) => void,
+  ): void {
+    let context: IamRequestContext | undefined | typeof NEEDS_ASYNC
+    try {
+      context = this.authorizeSync(guard, request)
+    } catch (error) {
+      done(error as IamError)
+      return
+    }
+    if (context !== NEEDS_ASYNC) {
+      done(undefined, context)
+      return
+    }
+    this.authorize(guard, request, frameworkRequest).then(
+      (found) => done(undefined, found),
+      (error: IamError) => done(error),
+    )
+  }
+
+  /** Any thrown value as the refusal to answer, counted and (at debug level) logged. */
+  #refusal(thrown: unknown, request: HttpRequest): IamError {
+    // Whatever failed inside the SDK is answered 500 without details; the cause is kept.
+    const error = isIamError(thrown)
+      ? thrown
+      : new IamError('ERR_IAM_INTERNAL', 'unexpected error', { cause: thrown })
+    this.#decisions.record(error.status >= 500 ? 'error' : 'refused', error.code)
+    if (this.#debugEnabled()) this.#logRefusal(error, request)
+    return error
   }
 
   #debugEnabled(): boolean {

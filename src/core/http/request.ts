@@ -96,36 +96,61 @@ function stringRecord(
   return out ?? EMPTY
 }
 
-type HeaderGetter = (name: string) => string | undefined
-
 /** The neutral request; a class so that building one per request is cheap. */
+/** Whether `a` equals `lower` (a lower-case name) compared case-insensitively, with no copy. */
+function equalsIgnoreCase(a: string, lower: string): boolean {
+  if (a.length !== lower.length) return false
+  for (let i = 0; i < a.length; i++) {
+    const c = a.charCodeAt(i)
+    const t = lower.charCodeAt(i)
+    if (c !== t && !(c >= 65 && c <= 90 && c + 32 === t)) return false
+  }
+  return true
+}
+
+/** `name` in lower case, without a copy when it already is (the common case). */
+function lowerName(name: string): string {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i)
+    if (c >= 65 && c <= 90) return name.toLowerCase()
+  }
+  return name
+}
+
+/**
+ * The neutral request; a class so that building one per request is cheap. Everything but the
+ * init is computed on first use: a request that only needs its token header pays for nothing else.
+ */
 class NeutralRequest implements HttpRequest {
-  readonly method: string
-  readonly params: Readonly<Record<string, string | undefined>>
-  readonly header: HeaderGetter
   #cookies: Record<string, string | undefined> | undefined
+  #params: Readonly<Record<string, string | undefined>> | undefined
   readonly #init: HttpRequestInit
 
   constructor(init: HttpRequestInit) {
     this.#init = init
-    this.method = init.method.toUpperCase()
-    this.params = stringRecord(init.params)
-    const source = init.headers
-    this.header =
-      typeof source === 'function'
-        ? (name) => flatten(source(name.toLowerCase()))
-        : (name) => flatten(source[name.toLowerCase()])
+  }
+
+  get method(): string {
+    return this.#init.method.toUpperCase()
+  }
+
+  get params(): Readonly<Record<string, string | undefined>> {
+    return (this.#params ??= stringRecord(this.#init.params))
+  }
+
+  header(name: string): string | undefined {
+    const source = this.#init.headers
+    const key = lowerName(name)
+    return flatten(typeof source === 'function' ? source(key) : source[key])
   }
 
   isRepeated(name: string): boolean {
     const raw = this.#init.rawHeaders
     if (raw === undefined) return false
-    const lower = name.toLowerCase()
+    const lower = lowerName(name)
     let seen = 0
     for (let i = 0; i < raw.length; i += 2) {
-      const key = raw[i] as string
-      // Length first: most headers are told apart without lower-casing.
-      if (key.length === lower.length && key.toLowerCase() === lower && ++seen > 1) return true
+      if (equalsIgnoreCase(raw[i] as string, lower) && ++seen > 1) return true
     }
     return false
   }
