@@ -16,6 +16,8 @@ const frameworks = [
   'redis',
   '@redis/*',
   'ioredis',
+  // gRPC belongs to src/grpc.
+  '@grpc/*',
 ]
 
 export default tseslint.config(
@@ -60,6 +62,7 @@ export default tseslint.config(
                 '../fastify/*',
                 '../fetch/*',
                 '../redis/*',
+                '../grpc/*',
                 '../emulator/*',
                 '../testing/*',
                 '../../*',
