@@ -82,24 +82,38 @@ function text(value: number | Buffer | undefined): string {
   return Buffer.isBuffer(value) ? value.toString('utf8') : ''
 }
 
-/** Every extension of `MethodOptions` declared in the definition's file descriptors. */
-function methodOptionExtensions(definition: PackageDefinition): Extension[] {
+/** What the definition's file descriptors declare: `MethodOptions` extensions, and enums. */
+interface Declarations {
+  readonly extensions: Extension[]
+  /** Enum full name (`.package.Enum`) to its values by name. */
+  readonly enums: Map<string, Map<string, number>>
+}
+
+function declarations(definition: PackageDefinition): Declarations {
   const files = new Set<Buffer>()
   for (const value of Object.values(definition)) {
     for (const file of (value as { fileDescriptorProtos?: Buffer[] }).fileDescriptorProtos ?? []) {
       if (Buffer.isBuffer(file)) files.add(file)
     }
   }
-  const found: Extension[] = []
-  // FileDescriptorProto: message_type 4, extension 7; DescriptorProto: nested_type 3, extension 6.
-  const walk = (bytes: Buffer, scope: string, nested: number, extension: number): void => {
+  const found: Declarations = { extensions: [], enums: new Map() }
+  // Field numbers: FileDescriptorProto message_type 4, enum_type 5, extension 7; DescriptorProto
+  // nested_type 3, enum_type 4, extension 6; EnumDescriptorProto value 2; FieldDescriptorProto
+  // name 1, extendee 2, number 3, type_name 6.
+  const walk = (bytes: Buffer, scope: string, [nested, enums, extension]: number[]): void => {
     for (const [number, value] of fields(bytes)) {
-      if (!Buffer.isBuffer(value)) continue
-      if (number === nested) walk(value, `${scope}.${text(field(value, 1))}`, 3, 6)
+      if (!Buffer.isBuffer(value) || ![nested, enums, extension].includes(number)) continue
+      const fullName = `${scope}.${text(field(value, 1))}`
+      if (number === nested) walk(value, fullName, [3, 4, 6])
+      if (number === enums) {
+        const values = fields(value).filter(([n, v]) => n === 2 && Buffer.isBuffer(v))
+        const byName = values.map(([, v]) => [text(field(v as Buffer, 1)), field(v as Buffer, 2)])
+        found.enums.set(fullName, new Map(byName as [string, number][]))
+      }
       if (number === extension && text(field(value, 2)) === METHOD_OPTIONS) {
         const fieldNumber = field(value, 3)
-        found.push({
-          fullName: `${scope}.${text(field(value, 1))}`,
+        found.extensions.push({
+          fullName,
           scope,
           number: typeof fieldNumber === 'number' ? fieldNumber : 0,
           typeName: text(field(value, 6)),
@@ -109,32 +123,54 @@ function methodOptionExtensions(definition: PackageDefinition): Extension[] {
   }
   for (const file of files) {
     const pkg = text(field(file, 2))
-    walk(file, pkg === '' ? '' : `.${pkg}`, 4, 7)
+    walk(file, pkg === '' ? '' : `.${pkg}`, [4, 5, 7])
   }
   return found
 }
 
 /** An enum value name as its number, through the enum the extension is typed with. */
-function enumNumber(definition: PackageDefinition, extension: Extension, name: string): number {
-  const scopes = extension.scope.split('.').slice(1)
-  const candidates = extension.typeName.startsWith('.')
-    ? [extension.typeName.slice(1)]
-    : scopes.map((_, i) => [...scopes.slice(0, scopes.length - i), extension.typeName].join('.'))
-  candidates.push(extension.typeName)
+function enumNumber(declared: Declarations, extension: Extension, name: string): number {
+  const { typeName } = extension
+  // A relative type name is looked up from the extension's scope outwards, as protoc does.
+  const scopes = extension.scope.split('.')
+  const candidates = typeName.startsWith('.')
+    ? [typeName]
+    : scopes.map((_, i) => [...scopes.slice(0, scopes.length - i), typeName].join('.'))
   for (const candidate of candidates) {
-    const values = (definition[candidate] as { type?: { value?: unknown } } | undefined)?.type
-      ?.value
-    if (!Array.isArray(values)) continue
-    const value = values.find((v: { name?: unknown }) => v?.name === name) as { number?: unknown }
-    if (typeof value?.number === 'number') return value.number
+    const value = declared.enums.get(candidate)?.get(name)
+    if (typeof value === 'number') return value
   }
-  return bad(`action ${JSON.stringify(name)} is no value of the enum ${extension.typeName}`)
+  return bad(`action ${JSON.stringify(name)} is no value of the enum ${typeName}`)
+}
+
+/** protobufjs names fields in camelCase unless loaded with `keepCase`: compare both spellings so. */
+function camel(name: string): string {
+  return name.replace(/_([a-z\d])/g, (_, c: string) => c.toUpperCase())
+}
+
+/**
+ * The extension an option name (`resource`, `pkg.resource`, `.pkg.resource`) stands for: the
+ * full name, else the closest one to the service's package among those the name ends.
+ */
+function resolveOption(
+  extensions: readonly Extension[],
+  written: string,
+  servicePackage: string,
+): Extension | undefined {
+  const name = camel(written.startsWith('.') ? written : `.${written}`)
+  const exact = extensions.find((e) => camel(e.fullName) === name)
+  if (exact !== undefined || written.startsWith('.')) return exact
+  const closeness = (e: Extension) => (servicePackage.startsWith(e.scope) ? e.scope.length : -1)
+  return extensions
+    .filter((e) => camel(e.fullName).endsWith(name))
+    .sort((a, b) => closeness(b) - closeness(a))[0]
 }
 
 /**
  * What each RPC of a package definition declares, by method path (`/package.Service/Method`).
- * Throws a `TypeError` naming the RPC when it has one option without the other, or a value of
- * the wrong type.
+ * Throws a `TypeError` naming the RPC when it has one option without the other, a value of the
+ * wrong type, or a custom option whose extension is in no loaded file (its number is unknown, so
+ * it could be the permission).
  *
  * @example
  * ```ts
@@ -156,25 +192,35 @@ export function declaredMethods(
   if (definition === null || typeof definition !== 'object') {
     throw new TypeError('IAM option packageDefinition must be what @grpc/proto-loader loaded')
   }
-  const extensions = methodOptionExtensions(definition)
+  const declared = declarations(definition)
+  const extensions = declared.extensions
+  for (const [name, number] of Object.entries(optionFields ?? {})) {
+    if (!extensions.some((e) => e.number === number)) {
+      throw new TypeError(
+        `IAM option protoOptionFields: no extension of google.protobuf.MethodOptions in packageDefinition has the ${name} field number ${number}`,
+      )
+    }
+  }
   const out = new Map<string, DeclaredMethod>()
   for (const service of Object.values(definition)) {
     if (service === null || typeof service !== 'object' || 'format' in service) continue
     for (const method of Object.values(service) as MethodLike[]) {
       if (typeof method?.path !== 'string') continue
-      const option = (number: number): [unknown, Extension] | undefined => {
-        for (const [key, value] of Object.entries(method.options ?? {})) {
-          const name = /^\(\.?(.+)\)$/.exec(key)?.[1]
-          const extension = extensions.find(
-            (e) =>
-              e.number === number && (e.fullName === `.${name}` || e.fullName.endsWith(`.${name}`)),
+      const servicePackage = `.${method.path.slice(1, method.path.indexOf('/', 1))}`
+      const byNumber = new Map<number, [unknown, Extension]>()
+      for (const [key, value] of Object.entries(method.options ?? {})) {
+        const name = /^\((.+)\)$/.exec(key)?.[1]
+        if (name === undefined) continue
+        const extension = resolveOption(extensions, name, servicePackage)
+        if (extension === undefined) {
+          bad(
+            `the option (${name}) of ${method.path} is declared in no loaded file, so its field number is unknown (protobufjs leaves out extensions declared inside a message: declare them at the top level of a file)`,
           )
-          if (name !== undefined && extension !== undefined) return [value, extension]
         }
-        return undefined
+        byNumber.set(extension.number, [value, extension])
       }
-      const resource = option(numbers.resource)
-      const action = option(numbers.action)
+      const resource = byNumber.get(numbers.resource)
+      const action = byNumber.get(numbers.action)
       const where = `${method.path} declares`
       if ((resource === undefined) !== (action === undefined)) {
         bad(`${where} only one of the resource and action options`)
@@ -183,7 +229,7 @@ export function declaredMethods(
       if (resource !== undefined && action !== undefined) {
         if (typeof resource[0] !== 'string') bad(`${where} a resource that is not a string`)
         const value =
-          typeof action[0] === 'string' ? enumNumber(definition, action[1], action[0]) : action[0]
+          typeof action[0] === 'string' ? enumNumber(declared, action[1], action[0]) : action[0]
         if (typeof value !== 'number') bad(`${where} an action that is neither a name nor a number`)
         permission = { resource: resource[0], action: value }
       }
