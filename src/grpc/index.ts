@@ -210,8 +210,9 @@ function fieldText(message: unknown, name: string): string {
  * ```
  */
 export function createIamGrpc(options: IamGrpcOptions = {}): IamGrpc {
+  if (Object(options) !== options) throw new TypeError('IAM options must be an object')
   const { packageDefinition, protoOptionFields, methods, resources, unknownMethods, ...rest } =
-    options ?? {}
+    options
   const fail = (name: string, what: string): never => {
     throw new TypeError(`IAM option ${name} must be ${what}`)
   }

@@ -969,6 +969,9 @@ describe('gRPC: options', () => {
   test('tokens from metadata only: tokenLocations with cookies is refused', () => {
     throwsNaming({ tokenLocations: ['headers', 'cookies'] }, /tokenLocations/)
   })
+  test('options that are not an object are refused', () => {
+    assert.throws(() => createIamGrpc(5 as never), TypeError)
+  })
   test('a misspelled kit option names the option meant', () => {
     throwsNaming({ csrfProtecton: true } as never, /csrfProtecton.*csrfProtection/)
   })
