@@ -20,6 +20,8 @@ const frameworks = [
   'redis',
   '@redis/*',
   'ioredis',
+  // gRPC belongs to src/grpc.
+  '@grpc/*',
 ]
 
 export default tseslint.config(
@@ -66,6 +68,7 @@ export default tseslint.config(
                 '../koa/*',
                 '../nestjs/*',
                 '../redis/*',
+                '../grpc/*',
                 '../emulator/*',
                 '../testing/*',
                 '../../*',

@@ -10,7 +10,7 @@ import { describe, it } from 'node:test'
 
 const root = new URL('..', import.meta.url).pathname
 const FRAMEWORKS =
-  /^(express|express4|fastify|fastify-plugin|@fastify\/.*|hono|hono\/.*|next|next\/.*|koa|koa2|@koa\/.*|@nestjs\/.*|redis|@redis\/.*|ioredis)$/
+  /^(express|express4|fastify|fastify-plugin|@fastify\/.*|hono|hono\/.*|next|next\/.*|koa|koa2|@koa\/.*|@nestjs\/.*|redis|@redis\/.*|ioredis|@grpc\/.*)$/
 
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((name) => {
@@ -28,7 +28,7 @@ function importsOf(file: string): string[] {
 }
 
 /** The HTTP framework adapters: each a translator over the kit (src/core/http/index.ts). */
-const ADAPTERS = ['express', 'fastify', 'fetch', 'hono', 'koa', 'nestjs']
+const ADAPTERS = ['express', 'fastify', 'fetch', 'hono', 'koa', 'nestjs', 'grpc']
 const MAX_ADAPTER_CODE_LINES = 200
 
 /**

@@ -34,7 +34,13 @@ const specifiers = Object.keys(pkg.exports)
  * The optional peers a user installs beside the package to use a subpath that loads them at run
  * time (the others only need the package). Installed after the size check.
  */
-const SUBPATH_PEERS = ['redis@^6', 'hono@^4', '@nestjs/common@^11', '@nestjs/core@^11']
+const SUBPATH_PEERS = [
+  'redis@^6',
+  'hono@^4',
+  '@nestjs/common@^11',
+  '@nestjs/core@^11',
+  '@grpc/grpc-js@^1.10',
+]
 
 /**
  * Installed size of the package with its runtime dependencies, in bytes of file content (disk use

@@ -81,6 +81,8 @@ export type {
   TokenLocationInput,
 } from './options.js'
 export { requireContext } from './context.js'
+export { declaredMethods } from '../proto-permissions.js'
+export type { DeclaredMethod, PackageDefinition, ProtoOptionFields } from '../proto-permissions.js'
 export { IamError, isIamError, wwwAuthenticate } from '../errors.js'
 export type { IamErrorBody, IamErrorCode, IamErrorHeaders } from '../errors.js'
 export type { IamClient } from '../client.js'
