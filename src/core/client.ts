@@ -459,7 +459,7 @@ export class IamClient {
   // ---------------------------------------------------------------- access decisions
 
   /**
-   * Whether the claims grant `required` (reference algorithm: claim permissions, then namespace
+   * Whether the claims grant `required` (docs/iam-wire-protocol.md#31-decision-order: claim permissions, then namespace
    * roles, then roles). `resources` maps placeholders such as `{namespace}` to values; every
    * occurrence is replaced and the caller's object is left untouched.
    * Throws `ERR_IAM_INVALID_PERMISSION` for a malformed `required`, and IAM errors when role or

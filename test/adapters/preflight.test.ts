@@ -13,7 +13,7 @@ import Koa from 'koa'
 import { IAM } from '../../src/express/index.js'
 import { iamPlugin } from '../../src/fastify/index.js'
 import { createIam } from '../../src/koa/index.js'
-import { listenKoa } from './koa-app.js'
+import { listenKoa } from '../koa/koa-app.js'
 import { emulator } from '../support/iam.js'
 import type { Emulator } from '../../src/emulator/index.js'
 

@@ -8,9 +8,9 @@ import { after, before, describe, test } from 'node:test'
 
 import express from 'express'
 
-import { buildExpressApp } from './express-app.js'
-import { buildFastifyApp } from './fastify-app.js'
-import { buildFetchApp } from './fetch-app.js'
+import { buildExpressApp } from '../express/express-app.js'
+import { buildFastifyApp } from '../fastify/fastify-app.js'
+import { buildFetchApp } from '../fetch/fetch-app.js'
 import { sendCaseRequest, setupScenario } from './harness.js'
 import type { BuildApp, BuiltApp, Scenario } from './harness.js'
 import { memoryLogger } from '../support/iam.js'

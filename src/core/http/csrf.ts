@@ -2,7 +2,7 @@
  * CSRF validation of cookie-token requests (docs/iam-wire-protocol.md#54-csrf-check) and the
  * subdomain-namespace rule (docs/iam-wire-protocol.md#55-subdomain-rule). Pure functions: no I/O.
  *
- * Corrections to the reference: origins compare as scheme + host + port; the subdomain rule
+ * Corrections to the Python SDK's check: origins compare as scheme + host + port; the subdomain rule
  * needs a dot boundary; the namespace rule compares the host's first label; strict mode is
  * "same origin and the redirect URI's path as a path prefix"; a sent `Origin` is checked like
  * the `Referer` (both must pass when both are sent, either alone suffices).
@@ -169,7 +169,7 @@ function redirectOrigins(redirectUri: string): readonly ParsedOrigin[] | undefin
  * Validates the `Referer` and `Origin` of a cookie-token request against the client's redirect
  * URIs. Returns `undefined` when the request passes, else why it failed.
  *
- * - A client with no redirect URI registered passes (as the reference).
+ * - A client with no redirect URI registered passes (as the Python SDK).
  * - At least one of `Referer`/`Origin` must be sent; each one sent must match a redirect URI.
  *   `Origin: null` (opaque origin) never matches.
  * - With `subdomainValidationEnable`, each one sent must also pass the namespace-subdomain rule.
@@ -193,7 +193,7 @@ export function checkCsrf(input: CsrfInput, options: CsrfOptions): CsrfFailure |
   for (const { kind, value } of sources) {
     const url = parseSource(value)
     if (url === undefined) {
-      // With the namespace rule on, a host that cannot be read fails it (as in the reference).
+      // With the namespace rule on, a host that cannot be read fails it (as in the Python SDK).
       if (options.subdomainValidationEnable) return `${kind}-namespace-subdomain`
       unparsable ??= `${kind}-unparsable`
       continue

@@ -69,7 +69,7 @@ const OTHER_SCHEME_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+ +\S/
  *   `<type> <token>` (type compared case-insensitively), else exactly `<token>`. An empty header,
  *   or one with another scheme (`Basic …`: credentials that are not ours, RFC 6750 §3.1), counts
  *   as absent; anything else that does not fit is `ERR_IAM_TOKEN_MALFORMED`, and the cookie is not
- *   tried (a header token wins, as in the reference). A header sent twice (or with a comma, as
+ *   tried (a header token wins, as in the Python SDK). A header sent twice (or with a comma, as
  *   repeated headers are joined) is `ERR_IAM_TOKEN_AMBIGUOUS`: which one would win depends on the
  *   server, so none does.
  * - `cookies`: the named cookie; empty counts as absent.

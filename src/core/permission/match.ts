@@ -1,6 +1,6 @@
 /**
- * Does one grant cover one requirement: the action bits, and the resource sections (reference
- * §3.5), with the `{studio}-` rule and its namespace context lookups. The same scanner serves
+ * Does one grant cover one requirement: the action bits, and the resource sections
+ * (docs/iam-wire-protocol.md#34-resource-matching), with the `{studio}-` rule and its namespace context lookups. The same scanner serves
  * the fast path (no trace, no allocation) and explanations (a {@link ResourceCheck} trace).
  *
  * @module

@@ -9,9 +9,9 @@ import {
   normalizeCorsOrigin,
   originAllowed,
   parseRouteCors,
-} from '../../src/core/http/cors.js'
-import type { CorsPolicy } from '../../src/core/http/cors.js'
-import { resolveHttpProtectionOptions } from '../../src/core/http/options.js'
+} from '../../../src/core/http/cors.js'
+import type { CorsPolicy } from '../../../src/core/http/cors.js'
+import { resolveHttpProtectionOptions } from '../../../src/core/http/options.js'
 
 const appWide = (options: Record<string, unknown>): CorsPolicy => {
   const cors = resolveHttpProtectionOptions({ options: { corsEnable: true, ...options } }).cors

@@ -15,11 +15,11 @@ import {
   authorizeRequestSync,
   createHttpRequest,
   createRouteGuard,
-} from '../../src/core/http/index.js'
-import { resolveHttpProtectionOptions } from '../../src/core/http/options.js'
-import type { IamClient } from '../../src/index.js'
-import type { Emulator } from '../../src/emulator/index.js'
-import { emulator, startedClientFor } from '../support/iam.js'
+} from '../../../src/core/http/index.js'
+import { resolveHttpProtectionOptions } from '../../../src/core/http/options.js'
+import type { IamClient } from '../../../src/index.js'
+import type { Emulator } from '../../../src/emulator/index.js'
+import { emulator, startedClientFor } from '../../support/iam.js'
 
 const section = fc.constantFrom('NAMESPACE', 'ns1', 'ns2', '*', 'USER', 'u1', 'u2', 'ORDER')
 const resource = fc.array(section, { minLength: 1, maxLength: 5 }).map((s) => s.join(':'))

@@ -6,8 +6,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 
 import { corsOptions, iamPlugin, permissionRequired } from '../../src/fastify/index.js'
 import type { IamFastifyOptions, IamGuardHook, IamHook } from '../../src/fastify/index.js'
-import { handlerBody, routeOptions, routeResources } from './harness.js'
-import type { AppSpec, BuiltApp } from './harness.js'
+import { handlerBody, routeOptions, routeResources } from '../adapters/harness.js'
+import type { AppSpec, BuiltApp } from '../adapters/harness.js'
 
 /** Builds (and registers, not starts) the Fastify app of `spec`. */
 export async function buildFastify(

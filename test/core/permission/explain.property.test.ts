@@ -14,15 +14,15 @@ import {
   DEFAULT_USER_ROLE_ID,
   evaluatePermission,
   formatPermissionDecision,
-} from '../../src/core/permission.js'
-import type { GrantStep, PermissionSources } from '../../src/core/permission.js'
+} from '../../../src/core/permission.js'
+import type { GrantStep, PermissionSources } from '../../../src/core/permission.js'
 import type {
   ClaimPermission,
   JwtClaims,
   NamespaceContext,
   PermissionLike,
   WirePermission,
-} from '../../src/core/types.js'
+} from '../../../src/core/types.js'
 
 const CONTEXTS: Readonly<Record<string, NamespaceContext>> = {
   legacy: { namespace: 'legacy', type: 'Game', studioNamespace: 's1', publisherNamespace: 'p' },

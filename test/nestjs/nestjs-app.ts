@@ -33,9 +33,9 @@ import {
   Public,
 } from '../../src/nestjs/index.js'
 import type { IamHttpRequest, IamNestOptions, IamRequestContext } from '../../src/nestjs/index.js'
-import type { RouteSpec } from './cases.js'
-import { handlerBody, routeOptions, routeResources } from './harness.js'
-import type { AppSpec, BuiltApp } from './harness.js'
+import type { RouteSpec } from '../adapters/cases.js'
+import { handlerBody, routeOptions, routeResources } from '../adapters/harness.js'
+import type { AppSpec, BuiltApp } from '../adapters/harness.js'
 
 /** The two HTTP platforms of NestJS. */
 export type NestPlatform = 'express' | 'fastify'

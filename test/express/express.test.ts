@@ -20,9 +20,9 @@ import {
   sendCaseRequest,
   setupScenario,
   silentLogger,
-} from './harness.js'
-import type { CaseResponse, Scenario } from './harness.js'
-import type { CaseRequest } from './cases.js'
+} from '../adapters/harness.js'
+import type { CaseResponse, Scenario } from '../adapters/harness.js'
+import type { CaseRequest } from '../adapters/cases.js'
 
 runCaseTable('Express 5', (spec) => buildExpressApp(express, spec))
 runCaseTable('Express 4', (spec) => buildExpressApp(express4, spec))

@@ -12,11 +12,11 @@ import koa2 from 'koa2'
 
 import { IamError, createIam, requireIam } from '../../src/koa/index.js'
 import type { IamKoaOptions, IamRequestContext, KoaIam } from '../../src/koa/index.js'
-import type { CaseRequest } from './cases.js'
+import type { CaseRequest } from '../adapters/cases.js'
 import { buildKoaApp, listenKoa } from './koa-app.js'
 import type { KoaFactory } from './koa-app.js'
-import { runCaseTable, sendCaseRequest, setupScenario } from './harness.js'
-import type { CaseResponse, Scenario } from './harness.js'
+import { runCaseTable, sendCaseRequest, setupScenario } from '../adapters/harness.js'
+import type { CaseResponse, Scenario } from '../adapters/harness.js'
 
 runCaseTable('Koa 3', (spec) => buildKoaApp(Koa, spec))
 runCaseTable('Koa 2', (spec) => buildKoaApp(koa2, spec))

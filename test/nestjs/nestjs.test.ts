@@ -55,10 +55,10 @@ import type {
   IamRequestContext,
   JwtClaims,
 } from '../../src/nestjs/index.js'
-import { CASES, PROFILES } from './cases.js'
-import type { CaseRequest, ProfileName } from './cases.js'
-import { runCaseTable, sendCaseRequest, setupScenario, silentLogger } from './harness.js'
-import type { CaseResponse, Scenario } from './harness.js'
+import { CASES, PROFILES } from '../adapters/cases.js'
+import type { CaseRequest, ProfileName } from '../adapters/cases.js'
+import { runCaseTable, sendCaseRequest, setupScenario, silentLogger } from '../adapters/harness.js'
+import type { CaseResponse, Scenario } from '../adapters/harness.js'
 import { HealthController, appModule, buildNestApp, createNestApp, listen } from './nestjs-app.js'
 import type { NestPlatform } from './nestjs-app.js'
 

@@ -7,8 +7,8 @@ import type express from 'express'
 
 import { IAM, corsOptions, permissionRequired } from '../../src/express/index.js'
 import type { IamExpressOptions } from '../../src/express/index.js'
-import { handlerBody, routeOptions, routeResources } from './harness.js'
-import type { AppSpec, BuiltApp } from './harness.js'
+import { handlerBody, routeOptions, routeResources } from '../adapters/harness.js'
+import type { AppSpec, BuiltApp } from '../adapters/harness.js'
 
 /** Builds the app of `spec` with `factory` (Express 4's or 5's default export). */
 export async function buildExpressApp(factory: typeof express, spec: AppSpec): Promise<BuiltApp> {

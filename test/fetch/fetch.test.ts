@@ -5,9 +5,14 @@ import { IamError } from '../../src/core/errors.js'
 import { createIam } from '../../src/fetch/index.js'
 import type { FetchIam, IamFetchOptions } from '../../src/fetch/index.js'
 import { buildFetchApp } from './fetch-app.js'
-import { CASES } from './cases.js'
-import { forPathResolvingServer, runCaseTable, setupScenario, silentLogger } from './harness.js'
-import type { Scenario } from './harness.js'
+import { CASES } from '../adapters/cases.js'
+import {
+  forPathResolvingServer,
+  runCaseTable,
+  setupScenario,
+  silentLogger,
+} from '../adapters/harness.js'
+import type { Scenario } from '../adapters/harness.js'
 
 // A web `Request` URL has its `.` and `..` segments resolved before any router sees it.
 runCaseTable(

@@ -12,10 +12,15 @@ import { HTTPException } from 'hono/http-exception'
 import { IamError, IamHttpException, createIam } from '../../src/hono/index.js'
 import type { HonoIam } from '../../src/hono/index.js'
 import { buildHonoApp, listen } from './hono-app.js'
-import { forPathResolvingServer, runCaseTable, sendCaseRequest, setupScenario } from './harness.js'
-import type { CaseResponse, Scenario } from './harness.js'
-import { CASES } from './cases.js'
-import type { CaseRequest } from './cases.js'
+import {
+  forPathResolvingServer,
+  runCaseTable,
+  sendCaseRequest,
+  setupScenario,
+} from '../adapters/harness.js'
+import type { CaseResponse, Scenario } from '../adapters/harness.js'
+import { CASES } from '../adapters/cases.js'
+import type { CaseRequest } from '../adapters/cases.js'
 
 // @hono/node-server answers 400 to a Host header with upper-case letters before the app runs
 // (its host check compares the lower-cased URL host with the raw header): that row is left out.

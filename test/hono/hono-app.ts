@@ -10,8 +10,8 @@ import type { Context, MiddlewareHandler } from 'hono'
 
 import { createIam } from '../../src/hono/index.js'
 import type { IamHonoOptions } from '../../src/hono/index.js'
-import { handlerBody, routeOptions, routeResources } from './harness.js'
-import type { AppSpec, BuiltApp } from './harness.js'
+import { handlerBody, routeOptions, routeResources } from '../adapters/harness.js'
+import type { AppSpec, BuiltApp } from '../adapters/harness.js'
 
 /** Serves a Hono app on 127.0.0.1, port 0. */
 export async function listen(app: Hono): Promise<{ url: string; close(): Promise<void> }> {

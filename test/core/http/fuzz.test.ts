@@ -3,22 +3,22 @@
  * parameters, the pipeline answers with an IamError (never anything else, so never a 500 from
  * the SDK) or lets a request through only when every check passed.
  */
-import { testClaims } from '../support/claims.js'
+import { testClaims } from '../../support/claims.js'
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 
 import fc from 'fast-check'
 
-import { IamError } from '../../src/core/errors.js'
-import { checkCsrf, subdomainMatchesNamespace } from '../../src/core/http/csrf.js'
-import { computeCorsHeaders } from '../../src/core/http/cors.js'
-import { resolveHttpProtectionOptions } from '../../src/core/http/options.js'
-import { authorizeRequest, createRouteGuard } from '../../src/core/http/pipeline.js'
-import type { ProtectionClient } from '../../src/core/http/pipeline.js'
-import { createHttpRequest } from '../../src/core/http/request.js'
-import { toHttpErrorResponse } from '../../src/core/http/response.js'
-import { extractToken } from '../../src/core/http/token.js'
-import type { ClientInformation } from '../../src/core/types.js'
+import { IamError } from '../../../src/core/errors.js'
+import { checkCsrf, subdomainMatchesNamespace } from '../../../src/core/http/csrf.js'
+import { computeCorsHeaders } from '../../../src/core/http/cors.js'
+import { resolveHttpProtectionOptions } from '../../../src/core/http/options.js'
+import { authorizeRequest, createRouteGuard } from '../../../src/core/http/pipeline.js'
+import type { ProtectionClient } from '../../../src/core/http/pipeline.js'
+import { createHttpRequest } from '../../../src/core/http/request.js'
+import { toHttpErrorResponse } from '../../../src/core/http/response.js'
+import { extractToken } from '../../../src/core/http/token.js'
+import type { ClientInformation } from '../../../src/core/types.js'
 
 const GOOD = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2ln'
 

@@ -8,9 +8,9 @@ import type { AddressInfo } from 'node:net'
 
 import { createIam } from '../../src/fetch/index.js'
 import type { FetchIam, IamFetchOptions, IamRequest, RouteParams } from '../../src/fetch/index.js'
-import type { RouteSpec } from './cases.js'
-import { handlerBody, routeOptions, routeResources } from './harness.js'
-import type { AppSpec, BuiltApp } from './harness.js'
+import type { RouteSpec } from '../adapters/cases.js'
+import { handlerBody, routeOptions, routeResources } from '../adapters/harness.js'
+import type { AppSpec, BuiltApp } from '../adapters/harness.js'
 
 type RouteHandler = (request: Request, params: RouteParams) => Promise<Response>
 

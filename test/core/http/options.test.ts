@@ -7,7 +7,7 @@ import {
   resolveHttpProtectionOptions,
   resolveIamConfig,
   validateHttpProtectionOptions,
-} from '../../src/core/http/options.js'
+} from '../../../src/core/http/options.js'
 
 const creds = { IAM_BASE_URL: 'http://iam.test/iam', IAM_CLIENT_ID: 'id', IAM_CLIENT_SECRET: 's' }
 

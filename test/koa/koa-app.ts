@@ -10,8 +10,8 @@ import type Koa from 'koa'
 
 import { createIam } from '../../src/koa/index.js'
 import type { IamKoaContext, IamKoaOptions, KoaIam } from '../../src/koa/index.js'
-import { handlerBody, routeOptions, routeResources } from './harness.js'
-import type { AppSpec, BuiltApp } from './harness.js'
+import { handlerBody, routeOptions, routeResources } from '../adapters/harness.js'
+import type { AppSpec, BuiltApp } from '../adapters/harness.js'
 
 /** Koa 2's or 3's default export (both have the same API for what the integration uses). */
 export type KoaFactory = new () => Koa

@@ -26,12 +26,12 @@ import {
   toGrpcStatus,
 } from '../../src/grpc/index.js'
 import type { IamGrpc, IamGrpcOptions, PackageDefinition } from '../../src/grpc/index.js'
-import { CASES, PROFILES } from './cases.js'
-import type { CaseRow, ProfileName } from './cases.js'
+import { CASES, PROFILES } from '../adapters/cases.js'
+import type { CaseRow, ProfileName } from '../adapters/cases.js'
 import { buildGrpcApp, metadataOf, outcome, sendCaseCall } from './grpc-app.js'
 import type { CallOutcome, GrpcApp } from './grpc-app.js'
-import { setupScenario, silentLogger, withRowFault } from './harness.js'
-import type { Scenario } from './harness.js'
+import { setupScenario, silentLogger, withRowFault } from '../adapters/harness.js'
+import type { Scenario } from '../adapters/harness.js'
 
 const { status } = grpc
 

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 
-import { IamError } from '../../src/core/errors.js'
-import { resolveHttpProtectionOptions } from '../../src/core/http/options.js'
-import { createHttpRequest } from '../../src/core/http/request.js'
-import { extractToken } from '../../src/core/http/token.js'
+import { IamError } from '../../../src/core/errors.js'
+import { resolveHttpProtectionOptions } from '../../../src/core/http/options.js'
+import { createHttpRequest } from '../../../src/core/http/request.js'
+import { extractToken } from '../../../src/core/http/token.js'
 
 const JWT = 'eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln'
 const defaults = resolveHttpProtectionOptions()

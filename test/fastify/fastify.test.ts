@@ -12,8 +12,8 @@ import {
   tokenRequired,
 } from '../../src/fastify/index.js'
 import type { IamFastifyOptions } from '../../src/fastify/index.js'
-import { CASES, PROFILES } from './cases.js'
-import type { CaseRequest, ProfileName, TokenName } from './cases.js'
+import { CASES, PROFILES } from '../adapters/cases.js'
+import type { CaseRequest, ProfileName, TokenName } from '../adapters/cases.js'
 import { buildFastify, buildFastifyApp } from './fastify-app.js'
 import {
   assertCase,
@@ -25,8 +25,8 @@ import {
   caseHeaders,
   forPathResolvingServer,
   withRowFault,
-} from './harness.js'
-import type { CaseResponse, Scenario } from './harness.js'
+} from '../adapters/harness.js'
+import type { CaseResponse, Scenario } from '../adapters/harness.js'
 
 const startsWithoutIam = (profile: ProfileName) => 'fresh' in PROFILES[profile]
 

@@ -14,9 +14,9 @@ import type {
   IamGrpc,
   IamGrpcOptions,
 } from '../../src/grpc/index.js'
-import type { CaseRequest, RouteSpec, TokenName } from './cases.js'
-import { caseHeaders, handlerBody, routeOptions, routeResources } from './harness.js'
-import type { AppSpec } from './harness.js'
+import type { CaseRequest, RouteSpec, TokenName } from '../adapters/cases.js'
+import { caseHeaders, handlerBody, routeOptions, routeResources } from '../adapters/harness.js'
+import type { AppSpec } from '../adapters/harness.js'
 
 const json = {
   serialize: (value: unknown) => Buffer.from(JSON.stringify(value ?? {})),

@@ -9,10 +9,10 @@ import {
   permissionSchedCron,
   permissionSchedRange,
   readWirePermission,
-} from '../../src/core/permission/fields.js'
-import { effectiveAction } from '../../src/core/schedule.js'
-import { normalizeRequiredPermission } from '../../src/core/permission.js'
-import type { PermissionLike } from '../../src/core/types.js'
+} from '../../../src/core/permission/fields.js'
+import { effectiveAction } from '../../../src/core/schedule.js'
+import { normalizeRequiredPermission } from '../../../src/core/permission.js'
+import type { PermissionLike } from '../../../src/core/types.js'
 
 const any = (o: Record<string, unknown>) => o as unknown as PermissionLike
 

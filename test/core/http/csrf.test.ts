@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 
-import { checkCsrf, hostnameOf, subdomainMatchesNamespace } from '../../src/core/http/csrf.js'
-import type { CsrfOptions } from '../../src/core/http/csrf.js'
+import { checkCsrf, hostnameOf, subdomainMatchesNamespace } from '../../../src/core/http/csrf.js'
+import type { CsrfOptions } from '../../../src/core/http/csrf.js'
 
 const base: CsrfOptions = {
   strictReferer: false,
