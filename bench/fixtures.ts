@@ -23,6 +23,8 @@ export const USER_ID = 'sample-userid'
 export const PERMISSION = { Action: 4, Resource: 'NAMESPACE:{namespace}:USER:{userId}' }
 /** Client whose redirect URI the cookie + CSRF case sends as its `Referer`. */
 export const WEB_CLIENT = { clientId: 'bench-web', redirectUri: 'http://bench.example.com/app' }
+/** The SDK's default `verifiedTokenCacheSize`, which the bench servers keep. */
+export const SDK_TOKEN_CACHE_SIZE = 10_000
 /**
  * Distinct tokens rotated by the first-seen cases. More than the largest verified-token cache
  * among the servers (the SDK's default 10 000 entries; fast-jwt's `cache: true` keeps 1 000), and

@@ -8,36 +8,44 @@ import type { ChildProcess } from 'node:child_process'
 import { accessSync, constants, mkdirSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 
-import { benchIam, WEB_CLIENT } from './fixtures.js'
+import { benchIam, POOL_SIZE, SDK_TOKEN_CACHE_SIZE, WEB_CLIENT } from './fixtures.js'
 import type { BenchTokens, Refusal, ServerContext } from './fixtures.js'
 
 // ---------------------------------------------------------------------------------------------
 // In process
 
-/** Runs `op` repeatedly for `roundMs`, `rounds` times; returns the median ops/s. */
-export async function opsPerSecond(
-  op: (i: number) => unknown,
-  { rounds = 5, roundMs = 400 }: { rounds?: number; roundMs?: number } = {},
-): Promise<number> {
-  const results: number[] = []
-  let i = 0
-  for (let round = 0; round < rounds; round++) {
-    const start = process.hrtime.bigint()
-    const deadline = start + BigInt(roundMs) * 1_000_000n
-    let count = 0
-    for (;;) {
-      // Batches of 64 keep the clock reads out of the measurement.
-      for (let j = 0; j < 64; j++) {
-        const r = op(i++)
-        if (r instanceof Promise) await r
-      }
-      count += 64
-      if (process.hrtime.bigint() >= deadline) break
+/** Runs `op` for about `roundMs` (batches of 64, awaiting promises); returns µs per call. */
+async function timeRound(op: () => unknown, roundMs: number): Promise<number> {
+  const start = process.hrtime.bigint()
+  const deadline = start + BigInt(Math.round(roundMs * 1e6))
+  let count = 0
+  for (;;) {
+    // Batches keep the clock reads out of the measurement.
+    for (let j = 0; j < 64; j++) {
+      const r = op()
+      if (r instanceof Promise) await r
     }
-    const seconds = Number(process.hrtime.bigint() - start) / 1e9
-    results.push(count / seconds)
+    count += 64
+    if (process.hrtime.bigint() >= deadline) break
   }
-  return median(results)
+  return Number(process.hrtime.bigint() - start) / 1e3 / count
+}
+
+/**
+ * Times each operation in `rounds` interleaved rounds (each operation once per round, so that the
+ * machine's drifting load hits all alike), after one warm-up round; the median µs per call each.
+ */
+export async function interleavedOps(
+  ops: Record<string, () => unknown>,
+  { rounds, roundMs }: { rounds: number; roundMs: number },
+): Promise<Record<string, number>> {
+  for (const op of Object.values(ops)) await timeRound(op, roundMs)
+  const samples: Record<string, number[]> = {}
+  for (let round = 0; round < rounds; round++) {
+    for (const [name, op] of Object.entries(ops))
+      (samples[name] ??= []).push(await timeRound(op, roundMs))
+  }
+  return Object.fromEntries(Object.entries(samples).map(([name, values]) => [name, median(values)]))
 }
 
 /** Formats a number of operations per second. */
@@ -328,6 +336,10 @@ export interface CaseFigures {
  */
 export async function runHttpSuite(suite: HttpSuite): Promise<Record<string, CaseFigures>> {
   requireWrk()
+  if (POOL_SIZE <= SDK_TOKEN_CACHE_SIZE)
+    console.warn(
+      `BENCH_POOL_SIZE=${POOL_SIZE}: the SDK's cache holds them all; first-seen cases hit it`,
+    )
   const { context, tokens } = await benchIam()
   const cases = casesOf(suite)
   const firstBare = Object.keys(suite.servers).find((s) => suite.servers[s]?.bare)
