@@ -1,108 +1,128 @@
 /**
- * Core hot path: token validation and permission checks, each beside jose's jwtVerify of the same
- * tokens in the same process, reported as ratios. Run with `npm run bench -- core`.
+ * Core hot path in process (`npm run bench -- core`), every comparison in the same process and
+ * the same interleaved rounds:
+ *
+ * - repeated token: `validateAndParseClaims` (answered from the verified-token cache) against
+ *   jose's `jwtVerify` with the key imported once;
+ * - first-seen tokens (the pool of distinct tokens, more than the SDK's cache holds, so every call
+ *   verifies and then inserts into a full cache): the SDK with its default cache, fast-jwt's
+ *   `createVerifier` without cache, jose's `jwtVerify`, and the floor, `crypto.verify` of the same
+ *   tokens (RS256-2048: the signing input and the decoded signature, nothing else);
+ * - `validatePermission`: a permission carried in the token's claims, and one granted by a
+ *   namespace role whose permissions the client already fetched.
+ *
+ * Every verifier checks the signature, `exp` and `iss`; the SDK also `nbf`, the revocation list
+ * (tokens and users) and the claims' shape.
  */
-import { importJWK, jwtVerify } from 'jose'
-import { Action, IamClient } from 'iam-node-sdk'
-import { startEmulator } from 'iam-node-sdk/emulator'
-import { formatOps, opsPerSecond } from './measure.js'
+import { createPublicKey, verify } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 
+import { createVerifier } from 'fast-jwt'
+import { importJWK, jwtVerify } from 'jose'
+import { IamClient } from 'iam-node-sdk'
+
+import { benchIam, PERMISSION, resources, sdkOptions } from './fixtures.js'
+import { formatOps, interleavedOps, writeResults } from './measure.js'
+
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
+const ROUND_MS = Number(process.env.BENCH_CORE_ROUND_MS ?? 400)
+
+/** Runs the suite and prints the table; returns µs per operation by case. */
 export async function benchCore(): Promise<Record<string, number>> {
-  const iam = await startEmulator({ port: 0 })
-  const client = new IamClient({
-    baseUrl: iam.baseUrl,
-    basicBaseUrl: iam.basicBaseUrl,
-    clientId: iam.clientId,
-    clientSecret: iam.clientSecret,
-    logger: {},
-  })
+  const { context, tokens } = await benchIam()
+  const client = new IamClient(sdkOptions(context))
   try {
     await client.clientTokenGrant()
     await client.startLocalValidation()
-    const jwks = (await (
-      await fetch(`${iam.baseUrl}/v3/oauth/jwks`, {
-        headers: {
-          authorization:
-            'Basic ' + Buffer.from(`${iam.clientId}:${iam.clientSecret}`).toString('base64'),
-        },
-      })
-    ).json()) as { keys: Array<Record<string, string>> }
-    const key = await importJWK(jwks.keys[0] as never, 'RS256')
-
-    const roleId = await iam.createRole({
-      permissions: [{ resource: 'NAMESPACE:{namespace}:USER:{userId}:ORDER', action: Action.Read }],
+    const pool = readFileSync(tokens.poolFile, 'utf8').trim().split('\n')
+    const jwk = ((await (await fetch(context.jwksUrl)).json()) as { keys: object[] }).keys[0]
+    const joseKey = await importJWK(jwk as never, 'RS256')
+    const keyObject = createPublicKey({ key: jwk as never, format: 'jwk' })
+    const joseOptions = { issuer: context.issuer, algorithms: ['RS256'] }
+    const fastJwt = createVerifier({
+      key: keyObject.export({ type: 'spki', format: 'pem' }) as string,
+      algorithms: ['RS256'],
+      allowedIss: context.issuer,
+      cache: false,
     })
-    const repeated = await iam.issueUserToken({
-      sub: 'bench-user',
-      namespace: 'sample-namespace',
-      roles: [roleId],
-      permissions: [
-        { Resource: 'NAMESPACE:sample-namespace:USER:bench-user', Action: Action.Update },
-      ],
+    const bareVerify = (token: string) => {
+      const dot = token.lastIndexOf('.')
+      const ok = verify(
+        'sha256',
+        Buffer.from(token.slice(0, dot), 'ascii'),
+        keyObject,
+        Buffer.from(token.slice(dot + 1), 'base64url'),
+      )
+      if (!ok) throw new Error('bad signature')
+    }
+
+    const claims = await client.validateAndParseClaims(tokens.repeated)
+    const roleClaims = await client.validateAndParseClaims(tokens.role)
+    const where = resources(context)
+    // Each verifier must accept every token, and the permission checks must allow, before timing.
+    for (const token of [tokens.repeated, pool[0] as string]) {
+      await jwtVerify(token, joseKey, joseOptions)
+      fastJwt(token)
+      bareVerify(token)
+    }
+    if (!(await client.validatePermission(claims, PERMISSION, where)))
+      throw new Error('claim permission denied')
+    if (!(await client.validatePermission(roleClaims, PERMISSION, where)))
+      throw new Error('role permission denied')
+
+    const next = (() => {
+      const counters = new Map<string, number>()
+      return (name: string) => {
+        const i = counters.get(name) ?? 0
+        counters.set(name, i + 1)
+        return pool[i % pool.length] as string
+      }
+    })()
+    const us = await interleavedOps(
+      {
+        'repeated token: iam-node-sdk': () => client.validateAndParseClaims(tokens.repeated),
+        'repeated token: jose jwtVerify': () => jwtVerify(tokens.repeated, joseKey, joseOptions),
+        'first-seen: crypto.verify RS256 (floor)': () => bareVerify(next('floor')),
+        'first-seen: fast-jwt, no cache': () => fastJwt(next('fast-jwt')),
+        'first-seen: iam-node-sdk': () => client.validateAndParseClaims(next('sdk')),
+        'first-seen: jose jwtVerify': () => jwtVerify(next('jose'), joseKey, joseOptions),
+        'validatePermission: claim': () => client.validatePermission(claims, PERMISSION, where),
+        'validatePermission: cached role': () =>
+          client.validatePermission(roleClaims, PERMISSION, where),
+      },
+      { rounds: ROUNDS, roundMs: ROUND_MS },
+    )
+
+    const get = (name: string) => us[name] as number
+    const floor = get('first-seen: crypto.verify RS256 (floor)')
+    const notes: Record<string, string> = {
+      'repeated token: iam-node-sdk': `${(get('repeated token: jose jwtVerify') / get('repeated token: iam-node-sdk')).toFixed(0)}x jose`,
+      'first-seen: fast-jwt, no cache': `floor + ${(get('first-seen: fast-jwt, no cache') - floor).toFixed(1)} µs`,
+      'first-seen: iam-node-sdk': `floor + ${(get('first-seen: iam-node-sdk') - floor).toFixed(1)} µs; ${(get('first-seen: fast-jwt, no cache') / get('first-seen: iam-node-sdk')).toFixed(2)}x fast-jwt, ${(get('first-seen: jose jwtVerify') / get('first-seen: iam-node-sdk')).toFixed(2)}x jose`,
+      'first-seen: jose jwtVerify': `floor + ${(get('first-seen: jose jwtVerify') - floor).toFixed(1)} µs`,
+      'validatePermission: claim': 'target >= 2 M/s',
+    }
+    console.log(
+      `\nCore hot path, in process: ${ROUNDS} interleaved rounds x ${ROUND_MS} ms, medians`,
+    )
+    const width = Math.max(...Object.keys(us).map((name) => name.length))
+    console.log(`${'case'.padEnd(width)}      µs/op       rate`)
+    for (const [name, value] of Object.entries(us)) {
+      console.log(
+        `${name.padEnd(width)} ${value.toFixed(value < 10 ? 3 : 1).padStart(10)} ${formatOps(1e6 / value).padStart(10)}  ${notes[name] ?? ''}`,
+      )
+    }
+    writeResults('core', {
+      suite: 'core',
+      date: new Date().toISOString(),
+      node: process.version,
+      rounds: ROUNDS,
+      roundMs: ROUND_MS,
+      poolSize: pool.length,
+      microsecondsPerOp: us,
     })
-    const fresh: string[] = []
-    for (let i = 0; i < 3000; i++) fresh.push(await iam.issueUserToken({ sub: `user-${i}` }))
-    const claims = await client.validateAndParseClaims(repeated)
-    const resources = { '{namespace}': 'sample-namespace', '{userId}': 'bench-user' }
-    const direct = { Resource: 'NAMESPACE:{namespace}:USER:{userId}', Action: Action.Update }
-    const viaRole = {
-      resource: 'NAMESPACE:sample-namespace:USER:bench-user:ORDER',
-      action: Action.Read,
-    }
-    if (!(await client.validatePermission(claims, direct, resources)))
-      throw new Error('direct check denied')
-    if (!(await client.validatePermission(claims, viaRole))) throw new Error('role check denied')
-
-    const joseRepeated = await opsPerSecond(() =>
-      jwtVerify(repeated, key, { algorithms: ['RS256'] }),
-    )
-    const sdkRepeated = await opsPerSecond(() => client.validateAndParseClaims(repeated))
-    let a = 0
-    const joseFresh = await opsPerSecond(
-      () => jwtVerify(fresh[a++ % fresh.length] as string, key, { algorithms: ['RS256'] }),
-      { rounds: 3, roundMs: 300 },
-    )
-    // A fresh client per token list pass would be unfair to neither; disable the verified-token cache instead.
-    const uncached = new IamClient({ ...client.options, verifiedTokenCacheSize: 0, logger: {} })
-    await uncached.startLocalValidation()
-    let b = 0
-    const sdkFresh = await opsPerSecond(
-      () => uncached.validateAndParseClaims(fresh[b++ % fresh.length] as string),
-      { rounds: 3, roundMs: 300 },
-    )
-    await uncached.close()
-    const permissionDirect = await opsPerSecond(() =>
-      client.validatePermission(claims, direct, resources),
-    )
-    const permissionRole = await opsPerSecond(() => client.validatePermission(claims, viaRole))
-
-    const rows: Array<[string, number, string]> = [
-      ['jose jwtVerify (baseline)', joseRepeated, '1.00x'],
-      [
-        'validateAndParseClaims, repeated token',
-        sdkRepeated,
-        `${(sdkRepeated / joseRepeated).toFixed(2)}x jose (target >= 5x)`,
-      ],
-      ['jose jwtVerify, first-seen tokens', joseFresh, '1.00x'],
-      [
-        'validateAndParseClaims, first-seen tokens',
-        sdkFresh,
-        `${(sdkFresh / joseFresh).toFixed(2)}x jose (target >= 1x)`,
-      ],
-      ['validatePermission, claim permission', permissionDirect, 'target >= 500 k/s'],
-      ['validatePermission, cached role permission', permissionRole, 'target >= 500 k/s'],
-    ]
-    console.log('\nCore hot path (median of rounds, one process)')
-    for (const [name, ops, note] of rows)
-      console.log(`  ${name.padEnd(46)} ${formatOps(ops).padStart(11)}  ${note}`)
-    return {
-      repeatedVsJose: sdkRepeated / joseRepeated,
-      freshVsJose: sdkFresh / joseFresh,
-      permissionDirect,
-      permissionRole,
-    }
+    return us
   } finally {
     await client.close()
-    await iam.close()
   }
 }

@@ -1,132 +1,121 @@
 /**
- * Express integration throughput: the same route unprotected and behind `permissionRequired`
- * (header token + direct permission; header token + role permission; cookie token with CSRF
- * protection), with autocannon on loopback. Each protected case is reported as a ratio of the
- * unprotected throughput measured in the same run (median of interleaved rounds), plus p99.
+ * Express 5 suite (`npm run bench -- express`): the SDK's `permissionRequired` against the bare
+ * framework and against the libraries an Express user would pick instead, each server in its own
+ * process, same `GET /health` and `GET /protected` routes answering `ok`:
  *
- * The app (and the emulator it trusts) runs in a child process so that the load generator does
- * not share its event loop. Run with `npm run bench -- express` or
- * `node --import tsx bench/express.ts`. Bounded: about 70 s.
+ * - `bare`: Express alone (the baseline).
+ * - `sdk`: `new IAM(app, options)` and `permissionRequired` (header token, direct permission),
+ *   plus a role permission (`/role`) and a cookie token with CSRF protection (`/csrf`).
+ * - `oauth2`: express-oauth2-jwt-bearer's `auth({ issuer, audience, jwksUri })` and a
+ *   `claimCheck` of the permission claim.
+ * - `jose`: jose's `createRemoteJWKSet` + `jwtVerify` (`issuer`, `audience`) by hand, then the
+ *   permission claim.
  */
-import { mkdirSync, writeFileSync } from 'node:fs'
-import type { AddressInfo } from 'node:net'
-import { fileURLToPath } from 'node:url'
+import type { NextFunction, Request, Response } from 'express'
 
-import { HTTP_CONNECTIONS as CONNECTIONS, interleavedRounds, withServerProcess } from './measure.js'
+import { AUDIENCE, grantsBenchPermission, PERMISSION, resources, sdkOptions } from './fixtures.js'
+import type { ServerContext } from './fixtures.js'
+import type { HttpSuite } from './measure.js'
 
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5)
-const ROUND_SECONDS = Number(process.env.BENCH_ROUND_SECONDS ?? 2.5)
-const WARMUP_SECONDS = 1
-
-interface ServerInfo {
-  url: string
-  headers: Record<string, Record<string, string>>
-}
-
-/** The child process: emulator + Express app; prints its URL and per-case headers as JSON. */
-async function serve(): Promise<void> {
+/** An Express app with `/health`; `protect` adds the protected routes. */
+async function serveExpress(
+  protect?: (app: import('express').Express) => Promise<void> | void,
+): Promise<string> {
   const { default: express } = await import('express')
-  const { startEmulator } = await import('iam-node-sdk/emulator')
-  const { IAM, permissionRequired } = await import('iam-node-sdk/express')
-  const emulator = await startEmulator({ port: 0 })
-  const ns = emulator.namespace
-  await emulator.createClient({
-    clientId: 'bench-web',
-    clientSecret: '',
-    namespace: ns,
-    redirectUri: 'http://bench.example.com/app',
-  })
-  const roleId = await emulator.createRole({
-    permissions: [{ resource: 'NAMESPACE:{namespace}:USER:{userId}', action: 4 }],
-  })
-  const direct = await emulator.issueUserToken({
-    sub: 'sample-userid',
-    namespace: ns,
-    client_id: 'bench-web',
-    permissions: [{ Resource: `NAMESPACE:${ns}:USER:sample-userid`, Action: 4 }],
-  })
-  const role = await emulator.issueUserToken({
-    sub: 'sample-userid',
-    namespace: ns,
-    client_id: 'bench-web',
-    namespace_roles: [{ roleId, namespace: ns }],
-  })
   const app = express()
-  const iam = new IAM(app, {
-    baseUrl: emulator.baseUrl,
-    clientId: emulator.clientId,
-    clientSecret: emulator.clientSecret,
-    logger: {},
-  })
-  const permission = { Action: 4, Resource: 'NAMESPACE:{namespace}:USER:{userId}' }
-  const resources = { '{namespace}': ns, '{userId}': 'sample-userid' }
-  const answer = (_req: unknown, res: { send(body: string): void }) => res.send('ok')
-  app.get('/open', answer)
-  app.get('/protected', permissionRequired(permission, resources), answer)
-  app.get('/csrf', permissionRequired(permission, resources, { csrfProtect: true }), answer)
-  await iam.ready
+  app.get('/health', (_req, res) => void res.send('ok'))
+  await protect?.(app)
   const server = app.listen(0, '127.0.0.1')
   await new Promise<void>((resolve) => server.once('listening', resolve))
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
-  const info: ServerInfo = {
-    url,
-    headers: {
-      unprotected: {},
-      unprotectedSameHeaders: { authorization: `Bearer ${direct}` },
-      direct: { authorization: `Bearer ${direct}` },
-      role: { authorization: `Bearer ${role}` },
-      cookie: { cookie: `access_token=${direct}`, referer: 'http://bench.example.com/app/page' },
+  const { port } = server.address() as import('node:net').AddressInfo
+  return `http://127.0.0.1:${port}`
+}
+
+/** The errors express-oauth2-jwt-bearer passes on. */
+interface OAuthError {
+  status?: number
+  headers?: Record<string, string>
+  message: string
+}
+
+const ok = (_req: Request, res: Response) => void res.send('ok')
+
+export const suite: HttpSuite = {
+  name: 'express',
+  title: 'Express 5',
+  servers: {
+    bare: { label: 'Express', bare: true, start: () => serveExpress() },
+    sdk: {
+      label: 'iam-node-sdk',
+      cannotRefuse: { audience: 'IAM access tokens are not audience-bound; the SDK checks none' },
+      extraRoutes: [
+        { path: '/role', label: 'role permission', credentials: 'role' },
+        { path: '/csrf', label: 'cookie token + CSRF', credentials: 'cookie' },
+      ],
+      start: (context: ServerContext) =>
+        serveExpress(async (app) => {
+          const { IAM, permissionRequired } = await import('iam-node-sdk/express')
+          const iam = new IAM(app, sdkOptions(context))
+          const where = resources(context)
+          app.get('/protected', permissionRequired(PERMISSION, where), ok)
+          app.get('/role', permissionRequired(PERMISSION, where), ok)
+          app.get('/csrf', permissionRequired(PERMISSION, where, { csrfProtect: true }), ok)
+          await iam.ready
+        }),
     },
-  }
-  process.stdout.write(JSON.stringify(info) + '\n')
-  process.stdin.resume()
-  process.stdin.on('end', () => process.exit(0))
+    oauth2: {
+      label: 'express-oauth2-jwt-bearer',
+      start: (context: ServerContext) =>
+        serveExpress(async (app) => {
+          const { auth, claimCheck } = await import('express-oauth2-jwt-bearer')
+          app.get(
+            '/protected',
+            auth({
+              issuer: context.issuer,
+              audience: AUDIENCE,
+              jwksUri: context.jwksUrl,
+              tokenSigningAlg: 'RS256',
+            }),
+            claimCheck((payload) => grantsBenchPermission(payload, context.namespace)),
+            ok,
+          )
+          // Its refusals are errors passed to next(): answer them (Express would log each).
+          app.use((error: OAuthError, _req: Request, res: Response, _next: NextFunction) => {
+            res
+              .status(error.status ?? 500)
+              .set(error.headers ?? {})
+              .send(error.message)
+          })
+        }),
+    },
+    jose: {
+      label: 'jose createRemoteJWKSet',
+      start: (context: ServerContext) =>
+        serveExpress(async (app) => {
+          const { createRemoteJWKSet, jwtVerify } = await import('jose')
+          const keys = createRemoteJWKSet(new URL(context.jwksUrl))
+          const options = { issuer: context.issuer, audience: AUDIENCE, algorithms: ['RS256'] }
+          const verifyToken = async (req: Request, res: Response, next: NextFunction) => {
+            const header = req.headers.authorization
+            if (header === undefined || !header.startsWith('Bearer ')) {
+              res.status(401).send('no token')
+              return
+            }
+            let payload: unknown
+            try {
+              payload = (await jwtVerify(header.slice(7), keys, options)).payload
+            } catch {
+              res.status(401).send('invalid token')
+              return
+            }
+            if (!grantsBenchPermission(payload, context.namespace)) {
+              res.status(403).send('forbidden')
+              return
+            }
+            next()
+          }
+          app.get('/protected', verifyToken, ok)
+        }),
+    },
+  },
 }
-
-const PATHS: Record<string, string> = {
-  unprotected: '/open',
-  unprotectedSameHeaders: '/open',
-  direct: '/protected',
-  role: '/protected',
-  cookie: '/csrf',
-}
-
-/** Runs the benchmark and prints a table; returns the figures. */
-export async function benchExpress(): Promise<
-  Record<string, { rps: number; ratio: number; p99Ms: number }>
-> {
-  return withServerProcess<
-    ServerInfo,
-    Record<string, { rps: number; ratio: number; p99Ms: number }>
-  >(import.meta.url, async (info) => {
-    const cases = Object.keys(PATHS).map((name) => ({
-      name,
-      url: info.url + PATHS[name],
-      headers: info.headers[name] ?? {},
-    }))
-    const medians = await interleavedRounds(cases, {
-      rounds: ROUNDS,
-      roundSeconds: ROUND_SECONDS,
-      warmupSeconds: WARMUP_SECONDS,
-    })
-    const base = medians.unprotected?.rps ?? NaN
-    const out: Record<string, { rps: number; ratio: number; p99Ms: number }> = {}
-    console.log(
-      `\nExpress ${ROUNDS} rounds x ${ROUND_SECONDS}s, ${CONNECTIONS} connections (medians)`,
-    )
-    console.log('case          req/s     ratio   p99 ms')
-    for (const { name } of cases) {
-      const { rps, p99Ms } = medians[name] as { rps: number; p99Ms: number }
-      out[name] = { rps, ratio: rps / base, p99Ms }
-      console.log(
-        `${name.padEnd(12)} ${rps.toFixed(0).padStart(7)}   ${(rps / base).toFixed(2).padStart(5)}   ${p99Ms.toFixed(1).padStart(6)}`,
-      )
-    }
-    mkdirSync('.bench-results', { recursive: true })
-    writeFileSync('.bench-results/express.json', JSON.stringify(out, null, 2))
-    return out
-  })
-}
-
-if (process.argv.includes('--serve')) await serve()
-else if (process.argv[1] === fileURLToPath(import.meta.url)) await benchExpress()
