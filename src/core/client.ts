@@ -16,6 +16,8 @@ import {
 import {
   evaluatePermission,
   grantedByTokenPermissions,
+  normalizeRequiredPermission,
+  substitutePlaceholders,
   type PermissionDecision,
   type PermissionSources,
 } from './permission.js'
@@ -48,6 +50,10 @@ import type {
   TokenResponse,
   WirePermission,
 } from './types.js'
+
+// Shared settled answers: a promise that is already resolved can be handed to any caller.
+const RESOLVED_TRUE = Promise.resolve(true)
+const RESOLVED_FALSE = Promise.resolve(false)
 
 /** Health of the client and of each background resource. */
 export interface IamHealthReport {
@@ -465,14 +471,25 @@ export class IamClient {
    * Throws `ERR_IAM_INVALID_PERMISSION` for a malformed `required`, and IAM errors when role or
    * namespace information cannot be fetched.
    */
-  async validatePermission(
+  validatePermission(
     claims: JwtClaims,
     required: RequiredPermission,
     resources?: Readonly<Record<string, string>>,
   ): Promise<boolean> {
-    if (claims === null || typeof claims !== 'object') return false
-    const decision = await evaluatePermission(claims, required, resources, this.#permissionSources)
-    return decision.allowed
+    if (claims === null || typeof claims !== 'object') return RESOLVED_FALSE
+    // A grant among the token's own permissions answers without building a decision: the
+    // common case, and the one callers run per request.
+    try {
+      const { resource, action } = normalizeRequiredPermission(required)
+      const substituted = substitutePlaceholders(resource, resources)
+      if (grantedByTokenPermissions(claims, substituted, action, this.options.now()))
+        return RESOLVED_TRUE
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    return evaluatePermission(claims, required, resources, this.#permissionSources).then(
+      (decision) => decision.allowed,
+    )
   }
 
   /** Like {@link validatePermission}, with the grant that allowed access and every step looked at. */

@@ -86,7 +86,10 @@ export interface IamClientOptions {
    * `ERR_IAM_BAD_RESPONSE`. Default 33 554 432 (32 MiB: room for a large revocation list).
    */
   maxResponseBytes?: number
-  /** Validated tokens remembered so that a repeated token skips signature checks. Default 10 000; 0 disables. */
+  /**
+   * Validated tokens remembered so that a repeated token skips signature checks (a token is kept
+   * from its second validation on). Default 10 000; 0 disables.
+   */
   verifiedTokenCacheSize?: number
   /** `fetch` implementation used for every IAM call. Default `globalThis.fetch`. */
   fetch?: typeof globalThis.fetch
@@ -366,7 +369,7 @@ export const CLIENT_OPTIONS: readonly ClientOptionSpec[] = Object.freeze(
         min: 0,
         unit: 'tokens',
         description:
-          'Validated tokens remembered (a repeated token skips the signature check); 0 disables.',
+          'Validated tokens remembered, from their second validation on (then a repeated token skips the signature check); 0 disables.',
       },
       {
         name: 'fetch',

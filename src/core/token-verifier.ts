@@ -34,7 +34,17 @@ const ALGORITHMS: Record<RsaAlgorithm, AlgorithmSpec> = {
 
 /** Longest token accepted; real IAM tokens are a few kilobytes. */
 const MAX_TOKEN_LENGTH = 64 * 1024
-const BASE64URL_SEGMENT = /^[A-Za-z0-9_-]+$/
+/** Three non-empty base64url parts: one pass over the token for the common case. */
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
+/** Decoded headers kept (a key set has a few keys, so a few distinct headers are seen). */
+const HEADER_CACHE_SIZE = 32
+/**
+ * Slots of the "seen once" table. A token enters the verified-token cache the second time it is
+ * verified, not the first: a token used once (most of them under some loads) then costs no cache
+ * entry, which the garbage collector would have to promote and later collect (measured: about a
+ * third of a first-seen token's cost), and does not push a token in use out of the cache.
+ */
+const SEEN_SLOTS = 1 << 14
 
 /** Index of each base64url character (-1 for others). */
 const BASE64URL_INDEX = new Int8Array(128).fill(-1)
@@ -98,6 +108,15 @@ function decodeJson(segment: string, what: string): unknown {
   }
 }
 
+/** The error for a token that is not three non-empty base64url parts, saying which. */
+function diagnoseShape(token: string): IamError {
+  const parts = token.split('.')
+  if (parts.length !== 3) {
+    return malformed('token is not a JWS in compact form (three dot-separated parts)')
+  }
+  return malformed('token parts must be non-empty base64url')
+}
+
 /**
  * The key of a verified token in the cache: the last 43 characters (256 bits of its signature).
  * Hashing a kilobyte-long token for every lookup costs more than the rest of a cache hit; the
@@ -122,6 +141,10 @@ export class TokenVerifier {
   readonly #allowed: ReadonlySet<string>
   /** Verified tokens by {@link cacheKey}. */
   readonly #cache = new Map<string, VerifiedEntry>()
+  /** Fingerprints of tokens verified once and not cached (see {@link SEEN_SLOTS}). */
+  readonly #seen = new Int32Array(SEEN_SLOTS)
+  /** `{ alg, kid }` of header parts seen, by their text; checked before they were kept. */
+  readonly #headers = new Map<string, { alg: string; kid: string }>()
 
   constructor(options: TokenVerifierOptions, state: VerifierState) {
     this.#options = options
@@ -132,6 +155,7 @@ export class TokenVerifier {
   /** Forgets every verified token. */
   clear(): void {
     this.#cache.clear()
+    this.#seen.fill(0)
   }
 
   /**
@@ -187,21 +211,12 @@ export class TokenVerifier {
   ): Promise<JwtClaims> {
     if (typeof token !== 'string' || token.length === 0) throw malformed('token is empty')
     if (token.length > MAX_TOKEN_LENGTH) throw malformed('token is too long')
+    if (!COMPACT_JWS.test(token)) throw diagnoseShape(token)
     const firstDot = token.indexOf('.')
-    const secondDot = firstDot < 0 ? -1 : token.indexOf('.', firstDot + 1)
-    if (secondDot < 0 || token.indexOf('.', secondDot + 1) >= 0) {
-      throw malformed('token is not a JWS in compact form (three dot-separated parts)')
-    }
+    const secondDot = token.indexOf('.', firstDot + 1)
     const headerPart = token.slice(0, firstDot)
     const payloadPart = token.slice(firstDot + 1, secondDot)
     const signaturePart = token.slice(secondDot + 1)
-    if (
-      !BASE64URL_SEGMENT.test(headerPart) ||
-      !BASE64URL_SEGMENT.test(payloadPart) ||
-      !BASE64URL_SEGMENT.test(signaturePart)
-    ) {
-      throw malformed('token parts must be non-empty base64url')
-    }
     if (
       !isCanonicalBase64url(headerPart) ||
       !isCanonicalBase64url(payloadPart) ||
@@ -209,22 +224,7 @@ export class TokenVerifier {
     ) {
       throw malformed('token parts must be canonical base64url (one spelling per value)')
     }
-    const header = decodeJson(headerPart, 'header')
-    if (header === null || typeof header !== 'object' || Array.isArray(header)) {
-      throw malformed('token header is not a JSON object')
-    }
-    const { alg, kid, crit } = header as Record<string, unknown>
-    if (typeof alg !== 'string') throw malformed('token header has no "alg"')
-    if (!this.#allowed.has(alg)) {
-      throw new IamError(
-        'ERR_IAM_TOKEN_ALGORITHM',
-        `token algorithm "${alg.slice(0, 20)}" is not accepted`,
-        { details: { alg: alg.slice(0, 20) } },
-      )
-    }
-    if (crit !== undefined)
-      throw malformed('token header has "crit" extensions, which are not supported')
-    if (typeof kid !== 'string' || kid === '') throw malformed('token header has no "kid"')
+    const { alg, kid } = this.#header(headerPart)
 
     let jwk: VerificationKey | undefined = keySet.keys.get(kid)
     let keys = keySet
@@ -298,6 +298,33 @@ export class TokenVerifier {
     return claims
   }
 
+  /** The checked `alg` and `kid` of a header part (throws for a header that must be refused). */
+  #header(headerPart: string): { alg: string; kid: string } {
+    const known = this.#headers.get(headerPart)
+    if (known !== undefined) return known
+    const header = decodeJson(headerPart, 'header')
+    if (header === null || typeof header !== 'object' || Array.isArray(header)) {
+      throw malformed('token header is not a JSON object')
+    }
+    const { alg, kid, crit } = header as Record<string, unknown>
+    if (typeof alg !== 'string') throw malformed('token header has no "alg"')
+    if (!this.#allowed.has(alg)) {
+      throw new IamError(
+        'ERR_IAM_TOKEN_ALGORITHM',
+        `token algorithm "${alg.slice(0, 20)}" is not accepted`,
+        { details: { alg: alg.slice(0, 20) } },
+      )
+    }
+    if (crit !== undefined)
+      throw malformed('token header has "crit" extensions, which are not supported')
+    if (typeof kid !== 'string' || kid === '') throw malformed('token header has no "kid"')
+    // Only headers that passed are kept, and few: a flood of distinct headers just clears it.
+    if (this.#headers.size >= HEADER_CACHE_SIZE) this.#headers.clear()
+    const checked = { alg, kid }
+    this.#headers.set(headerPart, checked)
+    return checked
+  }
+
   #checkRevocation(token: string, claims: JwtClaims, revocation: RevocationList): void {
     if (isUserRevoked(revocation, claims.sub, claims.iat)) {
       this.#forget(token)
@@ -311,13 +338,33 @@ export class TokenVerifier {
 
   #remember(token: string, entry: VerifiedEntry): void {
     const size = this.#options.cacheSize
-    if (size === 0) return
+    if (size === 0 || !this.#seenBefore(token)) return
     if (this.#cache.size >= size) {
       // Oldest first: Map keeps insertion order.
       const oldest = this.#cache.keys().next().value as string
       this.#cache.delete(oldest)
     }
     this.#cache.set(cacheKey(token), entry)
+  }
+
+  /**
+   * Whether `token` was verified before (and not cached then); marks it seen otherwise. The
+   * fingerprint is the signature's last characters (random bytes; a collision only makes a token
+   * cached one verification early or late). Costs no allocation and keeps no reference.
+   */
+  #seenBefore(token: string): boolean {
+    const end = token.length - 1 // the last character carries fewer bits
+    let h = 0
+    for (let i = Math.max(0, end - 8); i < end; i++)
+      h = (Math.imul(h, 31) + token.charCodeAt(i)) | 0
+    const slot = h & (SEEN_SLOTS - 1)
+    const mark = h | 1
+    if (this.#seen[slot] === mark) {
+      this.#seen[slot] = 0
+      return true
+    }
+    this.#seen[slot] = mark
+    return false
   }
 
   /** Drops the entry of `token` (and only of it: a forgery with its tail keeps it). */

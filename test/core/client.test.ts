@@ -128,7 +128,30 @@ describe('IamClient against the emulator', () => {
       const token = await iam.issueUserToken({ sub: 'user-2' })
       const first = await client.validateAndParseClaims(token)
       const second = await client.validateAndParseClaims(token)
-      assert.equal(first, second)
+      const third = await client.validateAndParseClaims(token)
+      // Cached from its second verification on: a token used once takes no cache entry.
+      assert.notEqual(first, second)
+      assert.deepEqual(first, second)
+      assert.equal(second, third)
+      assert.equal(client.validateCachedClaims(token), third)
+    })
+
+    it('keeps a token in use cached while tokens used once pass through', async () => {
+      const c = track(clientFor(iam, { verifiedTokenCacheSize: 1 }))
+      await c.startLocalValidation()
+      const hot = await iam.issueUserToken({ sub: 'hot' })
+      await c.validateAndParseClaims(hot)
+      await c.validateAndParseClaims(hot)
+      assert.notEqual(c.validateCachedClaims(hot), undefined)
+      for (let i = 0; i < 5; i++)
+        await c.validateAndParseClaims(await iam.issueUserToken({ sub: `once-${i}` }))
+      assert.notEqual(c.validateCachedClaims(hot), undefined, 'one-time tokens did not evict it')
+      const other = await iam.issueUserToken({ sub: 'other' })
+      await c.validateAndParseClaims(other)
+      await c.validateAndParseClaims(other)
+      assert.equal(c.validateCachedClaims(hot), undefined, 'a second hot token takes the one slot')
+      assert.notEqual(c.validateCachedClaims(other), undefined)
+      await c.close()
     })
 
     const rejections: Array<[string, () => Promise<string>, string]> = [
