@@ -15,6 +15,7 @@ import type { NextFunction, Request, Response } from 'express'
 
 import { AUDIENCE, grantsBenchPermission, PERMISSION, resources, sdkOptions } from './fixtures.js'
 import type { ServerContext } from './fixtures.js'
+import { originOf } from './measure.js'
 import type { HttpSuite } from './measure.js'
 
 /** An Express app with `/health`; `protect` adds the protected routes. */
@@ -27,8 +28,7 @@ async function serveExpress(
   await protect?.(app)
   const server = app.listen(0, '127.0.0.1')
   await new Promise<void>((resolve) => server.once('listening', resolve))
-  const { port } = server.address() as import('node:net').AddressInfo
-  return `http://127.0.0.1:${port}`
+  return originOf(server as import('node:http').Server)
 }
 
 /** The errors express-oauth2-jwt-bearer passes on. */

@@ -15,6 +15,7 @@
  */
 import { AUDIENCE, grantsBenchPermission, PERMISSION, resources, sdkOptions } from './fixtures.js'
 import type { ServerContext } from './fixtures.js'
+import { originOf } from './measure.js'
 import type { HttpSuite } from './measure.js'
 
 type FastifyApp = import('fastify').FastifyInstance
@@ -25,7 +26,8 @@ async function serveFastify(protect?: (app: FastifyApp) => Promise<void>): Promi
   const app = Fastify()
   app.get('/health', async () => 'ok')
   await protect?.(app)
-  return app.listen({ port: 0, host: '127.0.0.1' })
+  await app.listen({ port: 0, host: '127.0.0.1' })
+  return originOf(app.server)
 }
 
 /** @fastify/jwt + get-jwks as in @fastify/jwt's README; `cache`: fast-jwt's verified-token cache. */

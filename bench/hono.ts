@@ -12,6 +12,7 @@
  */
 import { AUDIENCE, grantsBenchPermission, PERMISSION, resources, sdkOptions } from './fixtures.js'
 import type { ServerContext } from './fixtures.js'
+import { originOf } from './measure.js'
 import type { HttpSuite } from './measure.js'
 
 type HonoApp = import('hono').Hono
@@ -27,8 +28,7 @@ async function serveHono(protect?: (app: HonoApp) => Promise<void>): Promise<str
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s))
   })
-  const { port } = server.address() as import('node:net').AddressInfo
-  return `http://127.0.0.1:${port}`
+  return originOf(server as import('node:http').Server)
 }
 
 /** Where hono/jwk puts the verified payload (`c.var.jwtPayload`, untyped on a plain app). */

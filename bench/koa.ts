@@ -11,6 +11,7 @@
  */
 import { AUDIENCE, grantsBenchPermission, PERMISSION, resources, sdkOptions } from './fixtures.js'
 import type { ServerContext } from './fixtures.js'
+import { originOf } from './measure.js'
 import type { HttpSuite } from './measure.js'
 
 type KoaApp = import('koa')
@@ -35,8 +36,7 @@ async function serveKoa(
   app.use(router.routes()).use(router.allowedMethods())
   const server = app.listen(0, '127.0.0.1')
   await new Promise<void>((resolve) => server.once('listening', resolve))
-  const { port } = server.address() as import('node:net').AddressInfo
-  return `http://127.0.0.1:${port}`
+  return originOf(server as import('node:http').Server)
 }
 
 export const suite: HttpSuite = {

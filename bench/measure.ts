@@ -72,6 +72,17 @@ export function writeResults(name: string, figures: unknown): void {
 // ---------------------------------------------------------------------------------------------
 // Servers: one child process each
 
+/** The servers started in this process, by origin: the in-process suite drives them directly. */
+export const startedServers = new Map<string, import('node:http').Server>()
+
+/** The origin of a server listening on 127.0.0.1 (what `ServerSpec.start` resolves with). */
+export function originOf(server: import('node:http').Server): string {
+  const { port } = server.address() as import('node:net').AddressInfo
+  const origin = `http://127.0.0.1:${port}`
+  startedServers.set(origin, server)
+  return origin
+}
+
 /** A server of an HTTP suite, started in its own child process by `bench/server.ts`. */
 export interface ServerSpec {
   /** Shown in the table: the library and how it is set up. */
@@ -262,7 +273,7 @@ export function headersFor(credentials: Credentials, tokens: BenchTokens): Recor
 // HTTP suites
 
 /** One measured case: a route of a server with its credentials. */
-interface HttpCase {
+export interface HttpCase {
   id: string
   server: string
   label: string
@@ -271,7 +282,7 @@ interface HttpCase {
   credentials: Credentials | undefined
 }
 
-function casesOf(suite: HttpSuite): HttpCase[] {
+export function casesOf(suite: HttpSuite): HttpCase[] {
   return Object.entries(suite.servers).flatMap(([server, spec]) => {
     const health: HttpCase = {
       id: `${server} /health`,
@@ -418,7 +429,7 @@ export async function runHttpSuite(suite: HttpSuite): Promise<Record<string, Cas
   }
 }
 
-function printTable(suite: HttpSuite, figures: Record<string, CaseFigures>): void {
+export function printTable(suite: HttpSuite, figures: Record<string, CaseFigures>): void {
   const rows = [
     ['case', 'req/s', 'CPU µs/req', '+µs own', 'ratio own', '+µs bare', 'ratio bare', 'p99 ms'],
     ...Object.values(figures).map((f) => [
@@ -465,7 +476,7 @@ const REFUSED_STATUS: Record<Refusal, readonly number[]> = {
  * 401 without a token and refuses every bad token its library can check (signature, `exp`,
  * `iss`, `aud`, the permission claim).
  */
-async function checkAnswers(
+export async function checkAnswers(
   c: HttpCase,
   server: ServerProcess,
   suite: HttpSuite,

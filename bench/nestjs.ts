@@ -11,6 +11,7 @@
  */
 import { PERMISSION, resources, sdkOptions } from './fixtures.js'
 import type { ServerContext } from './fixtures.js'
+import { originOf } from './measure.js'
 import type { HttpSuite } from './measure.js'
 
 type Platform = 'express' | 'fastify'
@@ -53,8 +54,7 @@ async function serveNest(platform: Platform, context?: ServerContext): Promise<s
   const adapter = platform === 'express' ? new ExpressAdapter() : new FastifyAdapter()
   const app = await NestFactory.create(AppModule, adapter, { logger: false })
   await app.listen(0, '127.0.0.1')
-  const { port } = app.getHttpServer().address() as import('node:net').AddressInfo
-  return `http://127.0.0.1:${port}`
+  return originOf(app.getHttpServer() as import('node:http').Server)
 }
 
 const noAudience = { audience: 'IAM access tokens are not audience-bound; the SDK checks none' }

@@ -104,7 +104,13 @@ export const Public = (): CustomDecorator<string> => SetMetadata(IAM_ROUTE_METAD
 export const CorsOptions = (
   headers?: Readonly<Record<string, CorsHeaderValue>>,
   options?: CorsRouteOptions,
-): CustomDecorator<string> => SetMetadata(IAM_CORS_METADATA, createRouteCors(headers, options))
+): CustomDecorator<string> => {
+  routeCors.declared = true
+  return SetMetadata(IAM_CORS_METADATA, createRouteCors(headers, options))
+}
+
+/** @internal Whether any route declared its CORS: without it and an app-wide policy, no CORS work. */
+export const routeCors = { declared: false }
 
 const contextOf = (context: ExecutionContext): IamRequestContext | undefined =>
   context.switchToHttp().getRequest<IamHttpRequest>().iam

@@ -63,7 +63,7 @@ import type {
   RouteCors,
   RouteGuard,
 } from '../core/http/index.js'
-import { IAM_CORS_METADATA, IAM_ROUTE_METADATA } from './decorators.js'
+import { IAM_CORS_METADATA, IAM_ROUTE_METADATA, routeCors } from './decorators.js'
 import type { IamHttpRequest } from './decorators.js'
 
 export {
@@ -123,6 +123,12 @@ const ANY_PATH: Readonly<Record<string, string>> = { express: '/{*path}', fastif
 const TOKEN_ONLY = createRouteGuard<IamHttpRequest>()
 type Protection = RouteGuard<IamHttpRequest> | 'public' | undefined
 const SETUP_KEYS = ['awaitReady', 'globalGuard', 'exceptionFilter']
+/** What the guard reads of a handler's (and its controller's) decorators. */
+interface HandlerMetadata {
+  readonly route: Protection | undefined
+  readonly cors: RouteCors | undefined
+}
+
 /** Node requests a Nest route matched (its method is known), with the route's CORS if any. */
 const matched = new WeakMap<object, RouteCors | undefined>()
 
@@ -202,6 +208,7 @@ export class IamService implements OnModuleInit, OnApplicationBootstrap, OnAppli
 
   /** @internal CORS headers (app-wide, and the route's), written when the headers go out. */
   cors(req: IncomingMessage, res: ServerResponse, next: () => void): void {
+    if (this.protection.options.cors === undefined && !routeCors.declared) return next()
     const writeHead = res.writeHead
     res.writeHead = ((...args: unknown[]) => {
       res.writeHead = writeHead
@@ -245,20 +252,43 @@ export class IamGuard implements CanActivate {
     private readonly iam: IamService,
   ) {}
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
-    const targets = [context.getHandler(), context.getClass()]
-    const route = this.reflector.getAllAndOverride<Protection>(IAM_ROUTE_METADATA, targets)
+  /** Each handler's metadata, read once (by handler, then class: a base method serves many). */
+  readonly #metadata = new WeakMap<object, WeakMap<object, HandlerMetadata>>()
+
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
+    const { route, cors } = this.#metadataOf(context.getHandler(), context.getClass())
     const http = context.getType() === 'http'
     if (!http && route !== 'public') throw new IamError('ERR_IAM_INTERNAL', 'not an HTTP route')
     if (!http) return true
     const req = context.switchToHttp().getRequest<IamHttpRequest>()
-    const cors = this.reflector.getAllAndOverride<RouteCors | undefined>(IAM_CORS_METADATA, targets)
     matched.set(req.raw ?? req, cors)
     // A route with its CORS answers its preflight without authentication (as `corsOptions`).
     if (route === 'public' || (cors?.preflight === true && req.method === 'OPTIONS')) return true
-    const found = await this.iam.protection.decide(route ?? TOKEN_ONLY, toHttpRequest(req), req)
-    if (found !== undefined) req.iam = found
-    return true
+    // Synchronous when the answer is at hand: Nest then skips a promise per request.
+    const found = this.iam.protection.decide(route ?? TOKEN_ONLY, toHttpRequest(req), req)
+    if (!(found instanceof Promise)) {
+      if (found !== undefined) req.iam = found
+      return true
+    }
+    return found.then((context) => {
+      if (context !== undefined) req.iam = context
+      return true
+    })
+  }
+
+  #metadataOf(handler: object, controller: object): HandlerMetadata {
+    let byClass = this.#metadata.get(handler)
+    if (byClass === undefined) this.#metadata.set(handler, (byClass = new WeakMap()))
+    let found = byClass.get(controller)
+    if (found === undefined) {
+      const targets = [handler, controller] as never[]
+      found = {
+        route: this.reflector.getAllAndOverride<Protection>(IAM_ROUTE_METADATA, targets),
+        cors: this.reflector.getAllAndOverride<RouteCors | undefined>(IAM_CORS_METADATA, targets),
+      }
+      byClass.set(controller, found)
+    }
+    return found
   }
 }
 
