@@ -150,6 +150,8 @@ const corsInfo = (req: IncomingMessage, method?: string): CorsRequestInfo => ({
 export class IamService implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
   /** @internal The kit's protection. */
   readonly protection: HttpProtection
+  /** @internal Whether the CORS middleware is installed (see `IamModule.configure`). */
+  corsMiddleware = false
 
   /** @internal Built by {@link IamModule}; a `TypeError` names a bad option. */
   constructor(
@@ -208,7 +210,6 @@ export class IamService implements OnModuleInit, OnApplicationBootstrap, OnAppli
 
   /** @internal CORS headers (app-wide, and the route's), written when the headers go out. */
   cors(req: IncomingMessage, res: ServerResponse, next: () => void): void {
-    if (this.protection.options.cors === undefined && !routeCors.declared) return next()
     const writeHead = res.writeHead
     res.writeHead = ((...args: unknown[]) => {
       res.writeHead = writeHead
@@ -286,6 +287,14 @@ export class IamGuard implements CanActivate {
         route: this.reflector.getAllAndOverride<Protection>(IAM_ROUTE_METADATA, targets),
         cors: this.reflector.getAllAndOverride<RouteCors | undefined>(IAM_CORS_METADATA, targets),
       }
+      if (found.cors !== undefined && !this.iam.corsMiddleware) {
+        // A controller defined after the app was set up (a lazily loaded module).
+        this.iam.protection.logger.warn?.(
+          { handler: (handler as { name?: string }).name },
+          '@CorsOptions on a route of a module loaded after start-up is not applied: ' +
+            'give IamModule an app-wide `cors` policy so that the CORS middleware is installed',
+        )
+      }
       byClass.set(controller, found)
     }
     return found
@@ -361,8 +370,14 @@ export class IamModule implements NestModule {
     return { module: IamModule, global: true, imports, providers, exports }
   }
 
-  /** @internal CORS on every answer (errors and 404s too), before the app's own middleware. */
+  /**
+   * @internal CORS on every answer (errors and 404s too), before the app's own middleware; only
+   * when there is a policy (app-wide, or a route's `@CorsOptions`), because a middleware on
+   * every route costs Nest a path match per request.
+   */
   configure(consumer: MiddlewareConsumer): void {
+    if (this.iam.protection.options.cors === undefined && !routeCors.declared) return
+    this.iam.corsMiddleware = true
     consumer.apply(this.iam.cors.bind(this.iam)).forRoutes('*')
   }
 }
