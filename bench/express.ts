@@ -44,7 +44,15 @@ export const suite: HttpSuite = {
   name: 'express',
   title: 'Express 5',
   servers: {
-    bare: { label: 'Express', bare: true, start: () => serveExpress() },
+    bare: {
+      label: 'Express',
+      bare: true,
+      controlRoutes: [{ path: '/noop', label: 'a no-op middleware (control)' }],
+      start: () =>
+        serveExpress((app) => {
+          app.get('/noop', (_req: Request, _res: Response, next: NextFunction) => next(), ok)
+        }),
+    },
     sdk: {
       label: 'iam-node-sdk',
       cannotRefuse: { audience: 'IAM access tokens are not audience-bound; the SDK checks none' },

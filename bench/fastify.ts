@@ -68,7 +68,15 @@ export const suite: HttpSuite = {
   name: 'fastify',
   title: 'Fastify 5',
   servers: {
-    bare: { label: 'Fastify', bare: true, start: () => serveFastify() },
+    bare: {
+      label: 'Fastify',
+      bare: true,
+      controlRoutes: [{ path: '/noop', label: 'a no-op middleware (control)' }],
+      start: () =>
+        serveFastify(async (app) => {
+          app.get('/noop', { preHandler: (_request, _reply, done) => done() }, async () => 'ok')
+        }),
+    },
     sdk: {
       label: 'iam-node-sdk',
       cannotRefuse: { audience: 'IAM access tokens are not audience-bound; the SDK checks none' },

@@ -25,6 +25,7 @@ async function serveHono(protect?: (app: HonoApp) => Promise<void>): Promise<str
   await protect?.(app)
   app.get('/health', (c) => c.text('ok'))
   app.get('/protected', (c) => c.text('ok'))
+  app.get('/noop', (c) => c.text('ok'))
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s))
   })
@@ -38,7 +39,17 @@ export const suite: HttpSuite = {
   name: 'hono',
   title: 'Hono 4 (@hono/node-server)',
   servers: {
-    bare: { label: 'Hono', bare: true, start: () => serveHono() },
+    bare: {
+      label: 'Hono',
+      bare: true,
+      controlRoutes: [{ path: '/noop', label: 'a no-op middleware (control)' }],
+      start: () =>
+        serveHono(async (app) => {
+          app.use('/noop', async (_c, next) => {
+            await next()
+          })
+        }),
+    },
     sdk: {
       label: 'iam-node-sdk',
       cannotRefuse: { audience: 'IAM access tokens are not audience-bound; the SDK checks none' },

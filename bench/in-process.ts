@@ -143,7 +143,9 @@ export async function runInProcessSuite(
   for (const c of cases) {
     const mine = byCase[c.id] as number[]
     const own = byCase[`${c.server} /health`] as number[]
-    const bare = byCase[`${suite.servers[c.server]?.baseline ?? firstBare} /health`] as number[]
+    const spec = suite.servers[c.server]
+    const bareServer = spec?.bare ? c.server : (spec?.baseline ?? firstBare)
+    const bare = byCase[`${bareServer} /health`] as number[]
     figures[c.id] = {
       label: c.label,
       usPerRequest: median(mine),

@@ -32,6 +32,8 @@ async function serveKoa(
     ctx.body = 'ok'
   }
   router.get('/health', ok)
+  // The control route of the bare server: one more middleware that passes.
+  router.get('/noop', (_ctx, next) => next(), ok)
   if (protect) router.get('/protected', ...(await protect(app)), ok)
   app.use(router.routes()).use(router.allowedMethods())
   const server = app.listen(0, '127.0.0.1')
@@ -43,7 +45,12 @@ export const suite: HttpSuite = {
   name: 'koa',
   title: 'Koa 3 (@koa/router)',
   servers: {
-    bare: { label: 'Koa', bare: true, start: () => serveKoa() },
+    bare: {
+      label: 'Koa',
+      bare: true,
+      controlRoutes: [{ path: '/noop', label: 'a no-op middleware (control)' }],
+      start: () => serveKoa(),
+    },
     sdk: {
       label: 'iam-node-sdk',
       cannotRefuse: { audience: 'IAM access tokens are not audience-bound; the SDK checks none' },

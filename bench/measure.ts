@@ -95,6 +95,12 @@ export interface ServerSpec {
   start(context: ServerContext): Promise<string>
   /** Only `/health`: the framework with no protection at all, a baseline. */
   bare?: boolean
+  /**
+   * Routes that pass every request through a no-op middleware of the framework: controls that
+   * show what one more route middleware costs the framework itself (sent the repeated token's
+   * headers, checked to answer 2xx, never a 401).
+   */
+  controlRoutes?: readonly { path: string; label: string }[]
   /** The bare server this one is compared with. Default: the suite's first bare server. */
   baseline?: string
   /** Protected routes measured besides `/protected` with a repeated and with first-seen tokens. */
@@ -280,6 +286,8 @@ export interface HttpCase {
   path: string
   /** `undefined`: `/health` (unprotected). */
   credentials: Credentials | undefined
+  /** A control route (see `ServerSpec.controlRoutes`): only its 2xx is checked. */
+  control?: boolean
 }
 
 export function casesOf(suite: HttpSuite): HttpCase[] {
@@ -291,7 +299,15 @@ export function casesOf(suite: HttpSuite): HttpCase[] {
       path: '/health',
       credentials: undefined,
     }
-    if (spec.bare) return [health]
+    const controls: HttpCase[] = (spec.controlRoutes ?? []).map((r) => ({
+      id: `${server} ${r.path} control`,
+      server,
+      label: `${spec.label}: ${r.label}`,
+      path: r.path,
+      credentials: 'repeated',
+      control: true,
+    }))
+    if (spec.bare) return [health, ...controls]
     const routes: ExtraRoute[] = [
       { path: '/protected', label: 'repeated token', credentials: 'repeated' },
       { path: '/protected', label: 'first-seen tokens', credentials: 'pool' },
@@ -299,6 +315,7 @@ export function casesOf(suite: HttpSuite): HttpCase[] {
     ]
     return [
       health,
+      ...controls,
       ...routes.map((r) => ({
         id: `${server} ${r.path} ${r.credentials}`,
         server,
@@ -355,7 +372,8 @@ export async function runHttpSuite(suite: HttpSuite): Promise<Record<string, Cas
   const cases = casesOf(suite)
   const firstBare = Object.keys(suite.servers).find((s) => suite.servers[s]?.bare)
   if (firstBare === undefined) throw new Error(`${suite.name}: no bare server`)
-  const baselineOf = (server: string) => suite.servers[server]?.baseline ?? firstBare
+  const baselineOf = (server: string) =>
+    suite.servers[server]?.bare ? server : (suite.servers[server]?.baseline ?? firstBare)
   const servers: Record<string, ServerProcess> = {}
   try {
     for (const name of Object.keys(suite.servers))
@@ -498,7 +516,7 @@ export async function checkAnswers(
     for (const token of tokens.poolSamples)
       await expect({ authorization: `Bearer ${token}` }, 'ok', 'a pool token')
   } else await expect(headersFor(c.credentials ?? 'repeated', tokens), 'ok', 'the token')
-  if (c.credentials === undefined) return
+  if (c.credentials === undefined || c.control === true) return
   await expect(
     c.credentials === 'cookie' ? { referer: `${WEB_CLIENT.redirectUri}/page` } : {},
     [401],
