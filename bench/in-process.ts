@@ -24,6 +24,7 @@ import {
   checkAnswers,
   headersFor,
   median,
+  printRows,
   startedServers,
   writeResults,
 } from './measure.js'
@@ -164,15 +165,7 @@ export async function runInProcessSuite(
       f.addedVsBareUs.toFixed(2),
     ]),
   ]
-  const widths = (rows[0] as string[]).map((_, i) =>
-    Math.max(...rows.map((r) => r[i]?.length ?? 0)),
-  )
-  for (const row of rows)
-    console.log(
-      row
-        .map((cell, i) => (i === 0 ? cell.padEnd(widths[0] ?? 0) : cell.padStart(widths[i] ?? 0)))
-        .join('  '),
-    )
+  printRows(rows)
   console.log(
     `RS256 verify alone (the floor of a first-seen token): ${median(floors).toFixed(2)} µs`,
   )

@@ -447,6 +447,18 @@ export async function runHttpSuite(suite: HttpSuite): Promise<Record<string, Cas
   }
 }
 
+/** Prints a table: the first column left-aligned, the others right-aligned. */
+export function printRows(rows: readonly (readonly string[])[]): void {
+  const widths = (rows[0] ?? []).map((_, i) => Math.max(...rows.map((r) => r[i]?.length ?? 0)))
+  for (const row of rows) {
+    console.log(
+      row
+        .map((cell, i) => (i === 0 ? cell.padEnd(widths[0] ?? 0) : cell.padStart(widths[i] ?? 0)))
+        .join('  '),
+    )
+  }
+}
+
 export function printTable(suite: HttpSuite, figures: Record<string, CaseFigures>): void {
   const rows = [
     ['case', 'req/s', 'CPU µs/req', '+µs own', 'ratio own', '+µs bare', 'ratio bare', 'p99 ms'],
@@ -461,16 +473,7 @@ export function printTable(suite: HttpSuite, figures: Record<string, CaseFigures
       f.p99Ms.toFixed(2),
     ]),
   ]
-  const widths = (rows[0] as string[]).map((_, i) =>
-    Math.max(...rows.map((r) => r[i]?.length ?? 0)),
-  )
-  for (const row of rows) {
-    console.log(
-      row
-        .map((cell, i) => (i === 0 ? cell.padEnd(widths[0] ?? 0) : cell.padStart(widths[i] ?? 0)))
-        .join('  '),
-    )
-  }
+  printRows(rows)
   console.log(
     "(+µs own / ratio own: against the same server process's /health; bare: against the framework with no protection)",
   )
