@@ -42,7 +42,11 @@ const sink = new Duplex({
 })
 
 /** Hands one GET to `server` as Node would; resolves with the status once the response ends. */
-function inject(server: Server, url: string, headers: Record<string, string>): Promise<number> {
+export function inject(
+  server: Server,
+  url: string,
+  headers: Record<string, string>,
+): Promise<number> {
   return new Promise((resolve) => {
     const req: IncomingMessage = new Request(sink as never)
     req.method = 'GET'
@@ -87,6 +91,7 @@ export async function runInProcessSuite(
     const process: ServerProcess = {
       url: origin,
       stats: () => Promise.reject(new Error('not used in process')),
+      snapshot: () => Promise.reject(new Error('not used in process')),
       close: () => undefined,
     }
     for (const c of cases.filter((c) => c.server === name))

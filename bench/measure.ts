@@ -136,6 +136,8 @@ export interface ServerProcess {
   readonly url: string
   /** The child's CPU time so far (user + system, every thread), in µs; after a GC if asked. */
   stats(options?: { gc?: boolean }): Promise<{ cpuUs: number; heapUsed: number; rss: number }>
+  /** Writes a heap snapshot of the child to `file` (to look for what a soak's heap holds). */
+  snapshot(file: string): Promise<string>
   close(): void
 }
 
@@ -162,6 +164,7 @@ export async function startServer(
   return {
     url,
     stats: (options = {}) => ask(child, { stats: true, gc: options.gc === true }),
+    snapshot: async (file) => (await ask<{ file: string }>(child, { snapshot: file })).file,
     close: () => void child.kill(),
   }
 }

@@ -4,6 +4,8 @@
  * runner's requests for its CPU time (and heap, after a GC when `--expose-gc` is on) over IPC.
  * It exits when the runner goes away.
  */
+import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8'
+
 import type { ServerContext } from './fixtures.js'
 import type { HttpSuite } from './measure.js'
 
@@ -32,12 +34,24 @@ async function start({ suite, server, context }: StartMessage): Promise<string> 
   const spec = module.suite.servers[server]
   if (spec === undefined) throw new Error(`no server "${server}" in suite "${suite}"`)
   const url = await spec.start(context)
-  process.on('message', (m: { gc?: boolean }) => {
+  process.on('message', (m: { gc?: boolean; snapshot?: string }) => {
+    if (m.snapshot !== undefined) {
+      process.send?.({ file: writeHeapSnapshot(m.snapshot) })
+      return
+    }
     const gc = (globalThis as { gc?: () => void }).gc
     if (m.gc && gc) gc()
     const cpu = process.cpuUsage()
     const memory = process.memoryUsage()
-    process.send?.({ cpuUs: cpu.user + cpu.system, heapUsed: memory.heapUsed, rss: memory.rss })
+    const spaces = Object.fromEntries(
+      getHeapSpaceStatistics().map((space) => [space.space_name, space.space_used_size]),
+    )
+    process.send?.({
+      cpuUs: cpu.user + cpu.system,
+      heapUsed: memory.heapUsed,
+      rss: memory.rss,
+      spaces,
+    })
   })
   return url
 }

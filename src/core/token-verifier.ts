@@ -38,13 +38,6 @@ const MAX_TOKEN_LENGTH = 64 * 1024
 const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
 /** Decoded headers kept (a key set has a few keys, so a few distinct headers are seen). */
 const HEADER_CACHE_SIZE = 32
-/**
- * Slots of the "seen once" table. A token enters the verified-token cache the second time it is
- * verified, not the first: a token used once (most of them under some loads) then costs no cache
- * entry, which the garbage collector would have to promote and later collect (measured: about a
- * third of a first-seen token's cost), and does not push a token in use out of the cache.
- */
-const SEEN_SLOTS = 1 << 14
 
 /** Index of each base64url character (-1 for others). */
 const BASE64URL_INDEX = new Int8Array(128).fill(-1)
@@ -141,8 +134,15 @@ export class TokenVerifier {
   readonly #allowed: ReadonlySet<string>
   /** Verified tokens by {@link cacheKey}. */
   readonly #cache = new Map<string, VerifiedEntry>()
-  /** Fingerprints of tokens verified once and not cached (see {@link SEEN_SLOTS}). */
-  readonly #seen = new Int32Array(SEEN_SLOTS)
+  /**
+   * Fingerprints of the last tokens verified once, oldest first, as many as the cache holds. A
+   * token enters the verified-token cache when it is verified again while still listed: a token
+   * used once (most of them under some loads) then costs no cache entry, which the garbage
+   * collector would have to promote and later collect (measured: about a third of a first-seen
+   * token's cost), and pushes no token in use out of the cache; a token that comes back only
+   * after more other tokens than the cache holds would have been evicted before its next use.
+   */
+  readonly #seen = new Map<number, true>()
   /** `{ alg, kid }` of header parts seen, by their text; checked before they were kept. */
   readonly #headers = new Map<string, { alg: string; kid: string }>()
 
@@ -155,7 +155,7 @@ export class TokenVerifier {
   /** Forgets every verified token. */
   clear(): void {
     this.#cache.clear()
-    this.#seen.fill(0)
+    this.#seen.clear()
   }
 
   /**
@@ -348,22 +348,22 @@ export class TokenVerifier {
   }
 
   /**
-   * Whether `token` was verified before (and not cached then); marks it seen otherwise. The
-   * fingerprint is the signature's last characters (random bytes; a collision only makes a token
-   * cached one verification early or late). Costs no allocation and keeps no reference.
+   * Whether `token` was verified before, recently (see {@link TokenVerifier.#seen}); lists it
+   * otherwise. The fingerprint is 30 bits of the signature (its last characters but one, which
+   * carries fewer bits): a small integer, so the list keeps no reference to the token, and a
+   * collision only makes a token cached one verification early.
    */
   #seenBefore(token: string): boolean {
-    const end = token.length - 1 // the last character carries fewer bits
-    let h = 0
-    for (let i = Math.max(0, end - 8); i < end; i++)
-      h = (Math.imul(h, 31) + token.charCodeAt(i)) | 0
-    const slot = h & (SEEN_SLOTS - 1)
-    const mark = h | 1
-    if (this.#seen[slot] === mark) {
-      this.#seen[slot] = 0
-      return true
+    const end = token.length - 1
+    let fingerprint = 0
+    for (let i = Math.max(0, end - 5); i < end; i++) {
+      fingerprint = fingerprint * 64 + ((BASE64URL_INDEX[token.charCodeAt(i) & 127] as number) & 63)
     }
-    this.#seen[slot] = mark
+    if (this.#seen.delete(fingerprint)) return true
+    if (this.#seen.size >= this.#options.cacheSize) {
+      this.#seen.delete(this.#seen.keys().next().value as number)
+    }
+    this.#seen.set(fingerprint, true)
     return false
   }
 

@@ -154,6 +154,23 @@ describe('IamClient against the emulator', () => {
       await c.close()
     })
 
+    it('caches tokens that come back within the cache size, not a longer rotation', async () => {
+      const mint = (n: number) =>
+        Promise.all(Array.from({ length: n }, (_, i) => iam.issueUserToken({ sub: `r-${i}` })))
+      const cachedAfterTwoPasses = async (tokens: string[]) => {
+        const c = track(clientFor(iam, { verifiedTokenCacheSize: 4 }))
+        await c.startLocalValidation()
+        for (let pass = 0; pass < 2; pass++)
+          for (const token of tokens) await c.validateAndParseClaims(token)
+        const cached = tokens.filter((token) => c.validateCachedClaims(token) !== undefined)
+        await c.close()
+        return cached.length
+      }
+      assert.equal(await cachedAfterTwoPasses(await mint(4)), 4)
+      // Six tokens in turn through a cache of four: each would be evicted before its next use.
+      assert.equal(await cachedAfterTwoPasses(await mint(6)), 0)
+    })
+
     const rejections: Array<[string, () => Promise<string>, string]> = [
       ['an empty token', async () => '', 'ERR_IAM_TOKEN_MALFORMED'],
       ['garbage', async () => 'not-a-jwt', 'ERR_IAM_TOKEN_MALFORMED'],
