@@ -24,9 +24,9 @@ try {
   if (wanted.includes('in-process')) {
     // `in-process` alone: every framework; with names: those, in process only.
     const { runInProcessSuite } = await import('./in-process.js')
-    const frameworks = wanted.filter((name) => name !== 'in-process')
+    const frameworks = wanted.filter((name) => (HTTP_SUITES as readonly string[]).includes(name))
     for (const name of frameworks.length > 0 ? frameworks : HTTP_SUITES)
-      if (name !== 'core') await runInProcessSuite(await load(name))
+      await runInProcessSuite(await load(name))
     if (wanted.includes('core')) await (await import('./core.js')).benchCore()
   } else {
     for (const name of SUITES) {
