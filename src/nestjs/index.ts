@@ -22,7 +22,7 @@
  * ```
  * @packageDocumentation
  */
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 
 import { Catch } from '@nestjs/common'
 import type {
@@ -47,17 +47,19 @@ import {
   HttpProtection,
   IamError,
   applyCorsHeaders,
+  beforeWriteHead,
   createHttpRequest,
   createRouteGuard,
   isPreflight,
+  nodeCorsRequestInfo,
+  nodeHeaderSink,
   toHttpErrorResponse,
   validateProtectionOptions,
 } from '../core/http/index.js'
 import type {
-  HeaderSink,
-  CorsRequestInfo,
   HealthResponse,
   IamClient,
+  IamRequestContext,
   IamProtectionOptions,
   ResolvedHttpProtectionOptions,
   RouteCors,
@@ -122,36 +124,16 @@ type Imports = ModuleMetadata['imports']
 const ANY_PATH: Readonly<Record<string, string>> = { express: '/{*path}', fastify: '/*' }
 const TOKEN_ONLY = createRouteGuard<IamHttpRequest>()
 type Protection = RouteGuard<IamHttpRequest> | 'public' | undefined
+type Decorators = { controller: object; route: Protection; cors?: RouteCors }
 const SETUP_KEYS = ['awaitReady', 'globalGuard', 'exceptionFilter']
-/** What the guard reads of a handler's (and its controller's) decorators. */
-interface HandlerMetadata {
-  readonly route: Protection | undefined
-  readonly cors: RouteCors | undefined
-}
 
 /** Node requests a Nest route matched (its method is known), with the route's CORS if any. */
 const matched = new WeakMap<object, RouteCors | undefined>()
-
-/** Header access of a Node response (where Fastify's reply headers have been moved). */
-const nodeSink = (res: ServerResponse): HeaderSink => ({
-  has: (name) => res.hasHeader(name),
-  get: (name) => res.getHeader(name)?.toString(),
-  set: (name, value) => void res.setHeader(name, value),
-})
-
-const corsInfo = (req: IncomingMessage, method?: string): CorsRequestInfo => ({
-  origin: req.headers.origin,
-  requestHeaders: req.headers['access-control-request-headers'],
-  requestMethod: req.headers['access-control-request-method'],
-  routeMethods: method === undefined ? undefined : [method],
-})
 
 /** The IAM integration of a Nest app: inject it for the client, the options or health. */
 export class IamService implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
   /** @internal The kit's protection. */
   readonly protection: HttpProtection
-  /** @internal Whether the CORS middleware is installed (see `IamModule.configure`). */
-  corsMiddleware = false
 
   /** @internal Built by {@link IamModule}; a `TypeError` names a bad option. */
   constructor(
@@ -210,20 +192,11 @@ export class IamService implements OnModuleInit, OnApplicationBootstrap, OnAppli
 
   /** @internal CORS headers (app-wide, and the route's), written when the headers go out. */
   cors(req: IncomingMessage, res: ServerResponse, next: () => void): void {
-    const writeHead = res.writeHead
-    res.writeHead = ((...args: unknown[]) => {
-      res.writeHead = writeHead
-      // Fastify passes its headers here: moved onto the response, so that CORS sees and joins them.
-      const given = args.findIndex((a) => typeof a === 'object' && a !== null && !Array.isArray(a))
-      for (const [name, value] of Object.entries((args[given] ?? {}) as OutgoingHttpHeaders)) {
-        if (value !== undefined) res.setHeader(name, value)
-      }
+    beforeWriteHead(res, () => {
       const method = matched.has(req) ? req.method : undefined
-      const cors = this.protection.cors(corsInfo(req, method), matched.get(req)?.policy)
-      if (cors !== undefined) applyCorsHeaders(cors, nodeSink(res), false)
-      const rest = given < 0 ? args : args.slice(0, given)
-      return (writeHead as (...a: unknown[]) => ServerResponse).apply(res, rest)
-    }) as ServerResponse['writeHead']
+      const cors = this.protection.cors(nodeCorsRequestInfo(req, method), matched.get(req)?.policy)
+      if (cors !== undefined) applyCorsHeaders(cors, nodeHeaderSink(res), false)
+    })
     next()
   }
 }
@@ -253,8 +226,8 @@ export class IamGuard implements CanActivate {
     private readonly iam: IamService,
   ) {}
 
-  /** Each handler's metadata, read once (by handler, then class: a base method serves many). */
-  readonly #metadata = new WeakMap<object, WeakMap<object, HandlerMetadata>>()
+  /** Each handler's decorators, read once (again when a base method runs for another class). */
+  readonly #metadata = new WeakMap<object, Decorators>()
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const { route, cors } = this.#metadataOf(context.getHandler(), context.getClass())
@@ -267,38 +240,26 @@ export class IamGuard implements CanActivate {
     if (route === 'public' || (cors?.preflight === true && req.method === 'OPTIONS')) return true
     // Synchronous when the answer is at hand: Nest then skips a promise per request.
     const found = this.iam.protection.decide(route ?? TOKEN_ONLY, toHttpRequest(req), req)
-    if (!(found instanceof Promise)) {
-      if (found !== undefined) req.iam = found
-      return true
-    }
-    return found.then((context) => {
-      if (context !== undefined) req.iam = context
-      return true
-    })
+    if (found instanceof Promise) return found.then((c) => withContext(req, c))
+    return withContext(req, found)
   }
 
-  #metadataOf(handler: object, controller: object): HandlerMetadata {
-    let byClass = this.#metadata.get(handler)
-    if (byClass === undefined) this.#metadata.set(handler, (byClass = new WeakMap()))
-    let found = byClass.get(controller)
-    if (found === undefined) {
+  #metadataOf(handler: object, controller: object) {
+    let found = this.#metadata.get(handler)
+    if (found?.controller !== controller) {
       const targets = [handler, controller] as never[]
-      found = {
-        route: this.reflector.getAllAndOverride<Protection>(IAM_ROUTE_METADATA, targets),
-        cors: this.reflector.getAllAndOverride<RouteCors | undefined>(IAM_CORS_METADATA, targets),
-      }
-      if (found.cors !== undefined && !this.iam.corsMiddleware) {
-        // A controller defined after the app was set up (a lazily loaded module).
-        this.iam.protection.logger.warn?.(
-          { handler: (handler as { name?: string }).name },
-          '@CorsOptions on a route of a module loaded after start-up is not applied: ' +
-            'give IamModule an app-wide `cors` policy so that the CORS middleware is installed',
-        )
-      }
-      byClass.set(controller, found)
+      const route = this.reflector.getAllAndOverride<Protection>(IAM_ROUTE_METADATA, targets)
+      const cors = this.reflector.getAllAndOverride<RouteCors>(IAM_CORS_METADATA, targets)
+      this.#metadata.set(handler, (found = { controller, route, cors }))
     }
     return found
   }
+}
+
+/** Puts the context on the request; the guard's answer. */
+function withContext(req: IamHttpRequest, context: IamRequestContext | undefined): true {
+  if (context !== undefined) req.iam = context
+  return true
 }
 
 /**
@@ -377,7 +338,6 @@ export class IamModule implements NestModule {
    */
   configure(consumer: MiddlewareConsumer): void {
     if (this.iam.protection.options.cors === undefined && !routeCors.declared) return
-    this.iam.corsMiddleware = true
     consumer.apply(this.iam.cors.bind(this.iam)).forRoutes('*')
   }
 }
