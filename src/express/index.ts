@@ -61,18 +61,7 @@ declare global {
   }
 }
 
-export type {
-  CorsHeaderValue,
-  CorsOriginInput,
-  CorsRouteOptions,
-  HttpProtectionOptions,
-  IamRequestContext,
-  PermissionResources,
-  RouteProtectionOptions,
-  TokenLocation,
-  TokenLocationInput,
-} from '../core/http/index.js'
-export { IamError, isIamError } from '../core/http/index.js'
+export * from '../core/http/adapter-exports.js'
 
 /** Options of {@link IAM}: the core client's options plus the HTTP protection options. */
 export type IamExpressOptions = IamProtectionOptions

@@ -56,18 +56,7 @@ declare module 'fastify' {
   }
 }
 
-export type {
-  CorsHeaderValue,
-  CorsOriginInput,
-  CorsRouteOptions,
-  HttpProtectionOptions,
-  IamRequestContext,
-  PermissionResources,
-  RouteProtectionOptions,
-  TokenLocation,
-  TokenLocationInput,
-} from '../core/http/index.js'
-export { IamError, isIamError } from '../core/http/index.js'
+export * from '../core/http/adapter-exports.js'
 
 /** Options of {@link iamPlugin}: those of `iam-node-sdk/express`, plus `awaitReady`. */
 export interface IamFastifyOptions extends IamProtectionOptions {

@@ -43,18 +43,7 @@ import type {
   RouteProtectionOptions,
 } from '../core/http/index.js'
 
-export type {
-  CorsHeaderValue,
-  CorsOriginInput,
-  CorsRouteOptions,
-  HttpProtectionOptions,
-  IamRequestContext,
-  PermissionResources,
-  RouteProtectionOptions,
-  TokenLocation,
-  TokenLocationInput,
-} from '../core/http/index.js'
-export { IamError, isIamError } from '../core/http/index.js'
+export * from '../core/http/adapter-exports.js'
 
 /** Options of {@link createIam}: those of `iam-node-sdk/express`, plus `env`. */
 export interface IamFetchOptions extends IamProtectionOptions {

@@ -47,18 +47,7 @@ import type {
   RouteProtectionOptions,
 } from '../core/http/index.js'
 
-export type {
-  CorsHeaderValue,
-  CorsOriginInput,
-  CorsRouteOptions,
-  HttpProtectionOptions,
-  IamRequestContext,
-  PermissionResources,
-  RouteProtectionOptions,
-  TokenLocation,
-  TokenLocationInput,
-} from '../core/http/index.js'
-export { IamError, isIamError } from '../core/http/index.js'
+export * from '../core/http/adapter-exports.js'
 
 /** The environment a protected handler sees: `c.var.iam` typed. */
 export type IamEnv = { Variables: { iam: IamRequestContext } }

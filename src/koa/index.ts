@@ -55,20 +55,8 @@ declare module 'koa' {
   }
 }
 
-export type {
-  CorsHeaderValue,
-  CorsOriginInput,
-  CorsRouteOptions,
-  HttpProtectionOptions,
-  IamErrorBody,
-  IamErrorHeaders,
-  IamRequestContext,
-  PermissionResources,
-  RouteProtectionOptions,
-  TokenLocation,
-  TokenLocationInput,
-} from '../core/http/index.js'
-export { IamError, isIamError } from '../core/http/index.js'
+export * from '../core/http/adapter-exports.js'
+export type { IamErrorBody, IamErrorHeaders } from '../core/http/index.js'
 
 /**
  * Options of {@link createIam}: those of `iam-node-sdk/express` (core client + HTTP options).

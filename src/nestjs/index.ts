@@ -79,21 +79,9 @@ export {
   TokenRequired,
 } from './decorators.js'
 export type { IamHttpRequest } from './decorators.js'
-export type {
-  CorsHeaderValue,
-  CorsOriginInput,
-  CorsRouteOptions,
-  HealthResponse,
-  HttpProtectionOptions,
-  IamProtectionOptions,
-  IamRequestContext,
-  JwtClaims,
-  PermissionResources,
-  RouteProtectionOptions,
-  TokenLocation,
-  TokenLocationInput,
-} from '../core/http/index.js'
-export { IamError, isIamError, toHttpErrorResponse } from '../core/http/index.js'
+export * from '../core/http/adapter-exports.js'
+export type { HealthResponse, IamProtectionOptions, JwtClaims } from '../core/http/index.js'
+export { toHttpErrorResponse } from '../core/http/index.js'
 
 /** How the module is wired; static, also in `forRootAsync` (the providers depend on it). */
 export interface IamModuleSetup {
