@@ -26,11 +26,13 @@ import {
   DeferredProtection,
   IamError,
   applyCorsHeaders,
+  beforeWriteHead,
   computeCorsHeaders,
   createHttpRequest,
   createRouteCors,
   createRouteGuard,
   isIamError,
+  nodeHeaderSink,
   requireContext,
   toHttpErrorResponse,
   validateProtectionOptions,
@@ -115,16 +117,7 @@ function corsInfo(req: Request, res: Response): CorsRequestInfo {
 }
 
 function applyCors(res: Response, cors: CorsHeaders | undefined, override: boolean): void {
-  if (cors === undefined) return
-  applyCorsHeaders(
-    cors,
-    {
-      has: (name) => res.hasHeader(name),
-      get: (name) => res.getHeader(name)?.toString(),
-      set: (name, value) => void res.setHeader(name, value),
-    },
-    override,
-  )
+  if (cors !== undefined) applyCorsHeaders(cors, nodeHeaderSink(res), override)
 }
 
 /**
@@ -218,12 +211,9 @@ export class IAM {
       const protection = this.protection
       if (protection?.options.cors !== undefined) {
         // When the headers go out: a route's own values win, and its methods are known by then.
-        const writeHead = res.writeHead
-        res.writeHead = function (this: Response, ...args: unknown[]) {
-          res.writeHead = writeHead
+        beforeWriteHead(res, () => {
           if (!routeCorsApplied.has(res)) applyCors(res, protection.cors(corsInfo(req, res)), false)
-          return (writeHead as (...a: unknown[]) => Response).apply(this, args)
-        } as Response['writeHead']
+        })
       }
       next()
     }
