@@ -161,7 +161,9 @@ function tokenResponse(
     access_token: token,
     bans: Array.isArray(claims.bans) ? (claims.bans as JwtBan[]).map(toResponseBan) : [],
     display_name: typeof claims.display_name === 'string' ? claims.display_name : '',
-    expires_in: Math.max(0, exp - now),
+    // The token's lifetime from its issue, as the IAM says it: counting from `now` gave 0 for a
+    // one-second token signed just before a second's boundary.
+    expires_in: Math.max(0, exp - (typeof claims.iat === 'number' ? claims.iat : now)),
     is_comply: claims.is_comply !== false,
     jflgs: typeof claims.jflgs === 'number' ? claims.jflgs : 0,
     namespace: claims.namespace ?? '',
