@@ -275,3 +275,37 @@ export function parseClaims(payload: unknown): JwtClaims {
   }
   return claims
 }
+
+/** Freezes a JSON value and everything in it. */
+function deepFreeze(value: unknown): void {
+  if (value === null || typeof value !== 'object' || Object.isFrozen(value)) return
+  Object.freeze(value)
+  for (const key of Object.keys(value)) deepFreeze((value as Json)[key])
+}
+
+/**
+ * Deep-freezes claims made by {@link parseClaims}, knowing their shape: the objects and arrays
+ * it built are frozen directly, and only the claims it copied unchanged (and the payload's own
+ * `namespace_roles` entries) are walked. A generic deep freeze enumerates every object's keys,
+ * which cost about as much as parsing the claims.
+ */
+export function freezeClaims(claims: JwtClaims): JwtClaims {
+  const { permissions, bans, namespace_roles: namespaceRoles, aud, subs } = claims
+  for (let i = 0; i < permissions.length; i++) {
+    const permission = permissions[i] as ClaimPermission
+    if (permission.SchedRange !== undefined) Object.freeze(permission.SchedRange)
+    Object.freeze(permission)
+  }
+  Object.freeze(permissions)
+  for (let i = 0; i < bans.length; i++) Object.freeze(bans[i])
+  Object.freeze(bans)
+  for (let i = 0; i < namespaceRoles.length; i++) deepFreeze(namespaceRoles[i])
+  Object.freeze(namespaceRoles)
+  Object.freeze(claims.roles)
+  if (typeof aud === 'object') Object.freeze(aud)
+  if (subs !== undefined) Object.freeze(subs)
+  for (const key of Object.keys(claims)) {
+    if (!KNOWN.has(key)) deepFreeze(claims[key])
+  }
+  return Object.freeze(claims)
+}

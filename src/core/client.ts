@@ -451,6 +451,23 @@ export class IamClient {
   }
 
   /**
+   * {@link validateAndParseClaims} without waiting, when no I/O is needed: the claims of a token
+   * validated before or validated now in full; `undefined` when its key is not in the key set
+   * yet (key rotation: {@link validateAndParseClaims} refetches it), when the key set and
+   * revocation list are not loaded, or before {@link startLocalValidation} / after `close()`.
+   * Throws the same refusals as {@link validateAndParseClaims}.
+   *
+   * @example
+   * ```ts
+   * const claims = iam.validateClaimsSync(token) ?? (await iam.validateAndParseClaims(token))
+   * ```
+   */
+  validateClaimsSync(token: string): JwtClaims | undefined {
+    if (this.#closed || !this.#localValidationStarted) return undefined
+    return this.#verifier.verifyNow(token)
+  }
+
+  /**
    * Whether the token's own permissions grant `required` (resource with placeholders already
    * substituted), decided without waiting. `false` means "ask {@link validatePermission}": a
    * role may still allow.

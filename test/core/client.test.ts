@@ -6,7 +6,13 @@
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
 import { createServer } from 'node:net'
-import { Action, DEFAULT_USER_ROLE_ID, IamClient, type JwtClaims } from '../../src/index.js'
+import {
+  Action,
+  DEFAULT_USER_ROLE_ID,
+  IamClient,
+  isIamError,
+  type JwtClaims,
+} from '../../src/index.js'
 import type { Emulator } from '../../src/emulator/index.js'
 import {
   clientFor,
@@ -292,6 +298,42 @@ describe('IamClient against the emulator', () => {
         assert.equal(rotating.requestCount('jwks'), count + 1)
         assert.ok((await quick.validateAndParseClaims(old)).exp > 0, 'old key stays published')
         await quick.close()
+      } finally {
+        await rotating.close()
+      }
+    })
+
+    it('validates without waiting when no I/O is needed (validateClaimsSync)', async () => {
+      const rotating = await emulator()
+      try {
+        const c = track(clientFor(rotating, { jwksRefetchCooldownMs: 0 }))
+        const token = await rotating.issueUserToken({ sub: 'sync-user' })
+        assert.equal(c.validateClaimsSync(token), undefined, 'before startLocalValidation')
+        await c.startLocalValidation()
+        const first = c.validateClaimsSync(token)
+        assert.equal(first?.sub, 'sync-user')
+        assert.equal(c.validateCachedClaims(token), undefined, 'validated once: not cached yet')
+        assert.equal(c.validateClaimsSync(token)?.sub, 'sync-user')
+        assert.notEqual(c.validateCachedClaims(token), undefined, 'validated twice: cached')
+        const expired = await rotating.issueUserToken({ exp: Math.floor(Date.now() / 1000) - 60 })
+        assert.throws(
+          () => c.validateClaimsSync(expired),
+          (error: unknown) => isIamError(error, 'ERR_IAM_TOKEN_EXPIRED'),
+        )
+        assert.throws(
+          () => c.validateClaimsSync('a.b'),
+          (error: unknown) => isIamError(error, 'ERR_IAM_TOKEN_MALFORMED'),
+        )
+        // A key the client has not fetched yet needs I/O: undefined, and the async path fetches it.
+        const jwks = rotating.requestCount('jwks')
+        await rotating.rotateKeys({})
+        const rotated = await rotating.issueUserToken({ sub: 'rotated' })
+        assert.equal(c.validateClaimsSync(rotated), undefined)
+        assert.equal(rotating.requestCount('jwks'), jwks, 'the sync path does no I/O')
+        assert.equal((await c.validateAndParseClaims(rotated)).sub, 'rotated')
+        assert.equal(c.validateClaimsSync(rotated)?.sub, 'rotated')
+        await c.close()
+        assert.equal(c.validateClaimsSync(token), undefined, 'after close()')
       } finally {
         await rotating.close()
       }

@@ -23,6 +23,11 @@ export interface ProtectionClient {
   getClientInformation(namespace: string, clientId: string): Promise<ClientInformation>
   /** Optional, for the synchronous fast path: the claims of a token validated before. */
   validateCachedClaims?(token: string): JwtClaims | undefined
+  /**
+   * Optional, for the synchronous fast path (preferred over `validateCachedClaims`): the claims
+   * of a token validated before or now, `undefined` when validating it needs I/O.
+   */
+  validateClaimsSync?(token: string): JwtClaims | undefined
   /** Optional, for the synchronous fast path: whether the token's own permissions allow. */
   grantedByTokenPermissions?(
     claims: JwtClaims,
@@ -359,7 +364,7 @@ export function authorizeRequestSync<Req>(
   request: HttpRequest,
 ): IamRequestContext | undefined | typeof NEEDS_ASYNC {
   if (
-    client.validateCachedClaims === undefined ||
+    (client.validateClaimsSync === undefined && client.validateCachedClaims === undefined) ||
     guard.check !== undefined ||
     typeof guard.resources === 'function'
   ) {
@@ -373,9 +378,18 @@ export function authorizeRequestSync<Req>(
     throw error
   }
   const { token, location } = extracted
-  const claims = client.validateCachedClaims(token)
-  if (claims === undefined) return NEEDS_ASYNC
+  // Decided before validating: the CSRF check needs I/O, and the async path would validate again.
   if (location === 'cookie' && (guard.csrfProtect ?? options.csrfProtection)) return NEEDS_ASYNC
+  let claims: JwtClaims | undefined
+  try {
+    claims =
+      client.validateClaimsSync !== undefined
+        ? client.validateClaimsSync(token)
+        : client.validateCachedClaims?.(token)
+  } catch (error) {
+    throw asTokenRefusal(error)
+  }
+  if (claims === undefined) return NEEDS_ASYNC
   checkSubdomainAndScopes(options, guard, request, claims)
   if (guard.permission !== undefined) {
     const required =
@@ -385,9 +399,32 @@ export function authorizeRequestSync<Req>(
         Object.assign(Object.create(null) as Record<string, string>, guard.resources),
         request,
       )
-    if (client.grantedByTokenPermissions?.(claims, required) !== true) return NEEDS_ASYNC
+    if (client.grantedByTokenPermissions?.(claims, required) !== true) {
+      // A role's permissions may need I/O: the async path decides, from these claims.
+      validatedEarlier.set(request, { token, location, claims })
+      return NEEDS_ASYNC
+    }
   }
   return Object.freeze({ claims, token, tokenLocation: location })
+}
+
+/**
+ * Tokens {@link authorizeRequestSync} validated for a request it then left to
+ * {@link authorizeRequest}: validating a first-seen token is its signature check, the most
+ * expensive step of a request, which is not done twice.
+ */
+const validatedEarlier = new WeakMap<
+  HttpRequest,
+  { token: string; location: IamRequestContext['tokenLocation']; claims: JwtClaims }
+>()
+
+/** What the validator threw, as the refusal to answer: never a 500 for a token's content. */
+function asTokenRefusal(error: unknown): IamError {
+  if (isIamError(error)) return error
+  // Whatever a token makes the validator throw, it is the token's fault: 401, never 500.
+  return new IamError('ERR_IAM_TOKEN_MALFORMED', 'unable to validate access token', {
+    cause: error,
+  })
 }
 
 /**
@@ -410,24 +447,28 @@ export async function authorizeRequest<Req>(
   frameworkRequest: Req,
   authorizeOptions?: AuthorizeOptions,
 ): Promise<IamRequestContext | undefined> {
-  let extracted: ReturnType<typeof extractToken>
-  try {
-    extracted = extractToken(request, options)
-  } catch (error) {
-    // An optional route runs unauthenticated when there is no token at all.
-    if (guard.optional && isIamError(error, 'ERR_IAM_TOKEN_MISSING')) return undefined
-    throw error
-  }
-  const { token, location } = extracted
+  let token: string
+  let location: IamRequestContext['tokenLocation']
   let claims: JwtClaims
-  try {
-    claims = await client.validateAndParseClaims(token)
-  } catch (error) {
-    if (isIamError(error)) throw error
-    // Whatever a token makes the validator throw, it is the token's fault: 401, never 500.
-    throw new IamError('ERR_IAM_TOKEN_MALFORMED', 'unable to validate access token', {
-      cause: error,
-    })
+  const earlier = validatedEarlier.get(request)
+  if (earlier !== undefined) {
+    validatedEarlier.delete(request)
+    ;({ token, location, claims } = earlier)
+  } else {
+    let extracted: ReturnType<typeof extractToken>
+    try {
+      extracted = extractToken(request, options)
+    } catch (error) {
+      // An optional route runs unauthenticated when there is no token at all.
+      if (guard.optional && isIamError(error, 'ERR_IAM_TOKEN_MISSING')) return undefined
+      throw error
+    }
+    ;({ token, location } = extracted)
+    try {
+      claims = await client.validateAndParseClaims(token)
+    } catch (error) {
+      throw asTokenRefusal(error)
+    }
   }
   if (location === 'cookie' && (guard.csrfProtect ?? options.csrfProtection)) {
     await verifyCsrf(client, options, request, claims)

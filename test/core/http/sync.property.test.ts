@@ -2,7 +2,8 @@
  * The synchronous fast path decides exactly as the async pipeline: for random token permissions
  * (wildcards, sections, action bits), random required permissions and random route options, the
  * answer of `authorizeRequestSync` (when it answers) equals that of `authorizeRequest`, on a
- * real client against the emulator.
+ * real client against the emulator; when it hands a request over to `authorizeRequest`, the
+ * answer is the one a fresh request gets, and a token it validated is not validated again.
  */
 import assert from 'node:assert/strict'
 import { after, before, describe, it } from 'node:test'
@@ -55,14 +56,15 @@ describe('the synchronous fast path decides as the async pipeline', () => {
         fc.boolean(),
         fc.option(fc.constantFrom(['profile'], ['profile', 'email']), { nil: undefined }),
         fc.constantFrom('header', 'none', 'expired'),
-        async (permissions, required, optional, scopes, send) => {
+        fc.boolean(),
+        async (permissions, required, optional, scopes, send, validatedBefore) => {
           const token = await iam.issueUserToken({
             permissions,
             scope: 'openid profile',
             ...(send === 'expired' ? { exp: Math.floor(Date.now() / 1000) - 3600 } : {}),
           })
-          // Validated once, so that the sync path can find it in the cache.
-          await client.validateAndParseClaims(token).catch(() => undefined)
+          // Validated once or not: the sync path validates a token seen before and a new one.
+          if (validatedBefore) await client.validateAndParseClaims(token).catch(() => undefined)
           const options = resolveHttpProtectionOptions({})
           const guard = createRouteGuard(required, undefined, {
             optional,
@@ -73,15 +75,28 @@ describe('the synchronous fast path decides as the async pipeline', () => {
               method: 'GET',
               headers: send === 'none' ? {} : { authorization: `Bearer ${token}` },
             })
+          const handedOver = request()
           const sync = await outcome(() => {
-            const answer = authorizeRequestSync(client, options, guard, request())
+            const answer = authorizeRequestSync(client, options, guard, handedOver)
             if (answer === NEEDS_ASYNC) throw { code: 'NEEDS_ASYNC' }
             return answer
           })
+          if (sync === 'NEEDS_ASYNC') {
+            const cachedBefore = client.validateCachedClaims(token) !== undefined
+            const after = await outcome(() =>
+              authorizeRequest(client, options, guard, handedOver, null),
+            )
+            // Validated by the sync path and not again: a token seen once stays uncached.
+            assert.equal(client.validateCachedClaims(token) !== undefined, cachedBefore)
+            const fresh = await outcome(() =>
+              authorizeRequest(client, options, guard, request(), null),
+            )
+            assert.equal(after, fresh, JSON.stringify({ permissions, required, optional, send }))
+            return
+          }
           const full = await outcome(() =>
             authorizeRequest(client, options, guard, request(), null),
           )
-          if (sync === 'NEEDS_ASYNC') return
           answeredSync++
           assert.equal(
             sync,
