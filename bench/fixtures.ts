@@ -8,6 +8,7 @@
  * peers' setup, not the SDK's (the SDK fetches the emulator's endpoint itself, as against a real
  * IAM).
  */
+import { createVerify, type KeyObject } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { mkdirSync, writeFileSync } from 'node:fs'
@@ -189,4 +190,17 @@ export function sdkOptions(context: ServerContext) {
     issuer: context.issuer,
     logger: {},
   }
+}
+
+/**
+ * The floor of a first-seen token: its RS256 signature checked and nothing else, in the fastest
+ * form Node has (a Verify object; the one-shot `crypto.verify` sets up a crypto job per call and
+ * measured 1.5 to 2 µs slower). Throws on a bad signature.
+ */
+export function verifySignatureOnly(token: string, key: KeyObject): void {
+  const dot = token.lastIndexOf('.')
+  const ok = createVerify('sha256')
+    .update(token.slice(0, dot))
+    .verify(key, Buffer.from(token.slice(dot + 1), 'base64url'))
+  if (!ok) throw new Error('bad signature')
 }

@@ -14,11 +14,11 @@
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import { IncomingMessage as Request, ServerResponse as Response } from 'node:http'
-import { createPublicKey, verify } from 'node:crypto'
+import { createPublicKey } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { Duplex } from 'node:stream'
 
-import { benchIam } from './fixtures.js'
+import { benchIam, verifySignatureOnly } from './fixtures.js'
 import {
   casesOf,
   checkAnswers,
@@ -125,11 +125,7 @@ export async function runInProcessSuite(
   const floor = (): number => {
     const start = process.hrtime.bigint()
     for (let i = 0; i < BATCH; i++) {
-      const token = pool[next++ % pool.length] as string
-      const dot = token.lastIndexOf('.')
-      const data = Buffer.from(token.slice(0, dot), 'ascii')
-      if (!verify('sha256', data, key, Buffer.from(token.slice(dot + 1), 'base64url')))
-        throw new Error('bad signature')
+      verifySignatureOnly(pool[next++ % pool.length] as string, key)
     }
     return Number(process.hrtime.bigint() - start) / 1e3 / BATCH
   }

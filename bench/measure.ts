@@ -37,15 +37,29 @@ async function timeRound(op: () => unknown, roundMs: number): Promise<number> {
  */
 export async function interleavedOps(
   ops: Record<string, () => unknown>,
-  { rounds, roundMs }: { rounds: number; roundMs: number },
+  options: { rounds: number; roundMs: number },
 ): Promise<Record<string, number>> {
+  const samples = await interleavedSamples(ops, options)
+  return Object.fromEntries(Object.entries(samples).map(([name, values]) => [name, median(values)]))
+}
+
+/** {@link interleavedOps}, every round's µs per call (to take differences per round). */
+export async function interleavedSamples(
+  ops: Record<string, () => unknown>,
+  { rounds, roundMs }: { rounds: number; roundMs: number },
+): Promise<Record<string, number[]>> {
   for (const op of Object.values(ops)) await timeRound(op, roundMs)
   const samples: Record<string, number[]> = {}
   for (let round = 0; round < rounds; round++) {
     for (const [name, op] of Object.entries(ops))
       (samples[name] ??= []).push(await timeRound(op, roundMs))
   }
-  return Object.fromEntries(Object.entries(samples).map(([name, values]) => [name, median(values)]))
+  return samples
+}
+
+/** The median of `a[i] - b[i]` (rounds taken in the same pass, so drifting load cancels). */
+export function pairedMedian(a: readonly number[], b: readonly number[]): number {
+  return median(a.map((value, i) => value - (b[i] as number)))
 }
 
 /** Formats a number of operations per second. */

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { murmur3x64_128Into } from './murmur3.js'
+import { murmur3x64_128Into, murmur3x64_128StringWasm } from './murmur3.js'
 
 /** Largest `k` accepted; Guava's own limit. Bounds the work an untrusted list can cause per check. */
 const MAX_K = 255
@@ -23,6 +23,7 @@ const digest = new Uint32Array(4)
 
 /** Hashes the UTF-8 bytes of `item` into `digest`, reusing one buffer. */
 function hashItem(item: string): void {
+  if (murmur3x64_128StringWasm(item, digest)) return
   // UTF-8 needs at most 3 bytes per UTF-16 code unit (a surrogate pair: 4 bytes for 2 units).
   const need = item.length * 3
   if (need > buffer.length) {

@@ -218,6 +218,20 @@ function parseBan(entry: unknown, i: number): JwtBan {
  * ```
  */
 export function parseClaims(payload: unknown): JwtClaims {
+  return buildClaims(payload, false)
+}
+
+/**
+ * {@link parseClaims}, deep-frozen (the verifier shares claims between requests): what it builds
+ * is frozen directly, and only the claims copied unchanged (and the payload's own
+ * `namespace_roles` entries) are walked. A generic deep freeze enumerates every object's keys,
+ * which cost about as much as parsing the claims.
+ */
+export function parseFrozenClaims(payload: unknown): JwtClaims {
+  return buildClaims(payload, true)
+}
+
+function buildClaims(payload: unknown, freeze: boolean): JwtClaims {
   if (!isObject(payload)) throw malformed('claims must be a JSON object')
   const proto: unknown = Object.getPrototypeOf(payload)
   if (proto !== Object.prototype && proto !== null) throw malformed('claims must be a plain object')
@@ -261,6 +275,7 @@ export function parseClaims(payload: unknown): JwtClaims {
       continue
     }
     if (KNOWN.has(key)) continue
+    if (freeze) deepFreeze(payload[key])
     // A JSON "__proto__" key is an own property; plain assignment would set the prototype.
     if (key === '__proto__') {
       Object.defineProperty(claims, key, {
@@ -273,7 +288,7 @@ export function parseClaims(payload: unknown): JwtClaims {
       claims[key] = payload[key]
     }
   }
-  return claims
+  return freeze ? freezeBuilt(claims) : claims
 }
 
 /** Freezes a JSON value and everything in it. */
@@ -283,29 +298,29 @@ function deepFreeze(value: unknown): void {
   for (const key of Object.keys(value)) deepFreeze((value as Json)[key])
 }
 
-/**
- * Deep-freezes claims made by {@link parseClaims}, knowing their shape: the objects and arrays
- * it built are frozen directly, and only the claims it copied unchanged (and the payload's own
- * `namespace_roles` entries) are walked. A generic deep freeze enumerates every object's keys,
- * which cost about as much as parsing the claims.
- */
-export function freezeClaims(claims: JwtClaims): JwtClaims {
+const FROZEN_EMPTY: readonly never[] = Object.freeze([])
+
+function frozenList<T>(list: T[]): T[] {
+  // Typed mutable, as JwtClaims declares its lists; frozen all the same.
+  return (list.length === 0 ? FROZEN_EMPTY : Object.freeze(list)) as T[]
+}
+
+/** Freezes what {@link buildClaims} built, and the payload arrays and objects it kept. */
+function freezeBuilt(claims: JwtClaims): JwtClaims {
   const { permissions, bans, namespace_roles: namespaceRoles, aud, subs } = claims
   for (let i = 0; i < permissions.length; i++) {
     const permission = permissions[i] as ClaimPermission
     if (permission.SchedRange !== undefined) Object.freeze(permission.SchedRange)
     Object.freeze(permission)
   }
-  Object.freeze(permissions)
   for (let i = 0; i < bans.length; i++) Object.freeze(bans[i])
-  Object.freeze(bans)
   for (let i = 0; i < namespaceRoles.length; i++) deepFreeze(namespaceRoles[i])
-  Object.freeze(namespaceRoles)
-  Object.freeze(claims.roles)
+  // Empty lists (most of them in most tokens) share one frozen array: freezing one costs more.
+  claims.permissions = frozenList(permissions)
+  claims.bans = frozenList(bans)
+  claims.namespace_roles = frozenList(namespaceRoles)
+  claims.roles = frozenList(claims.roles)
   if (typeof aud === 'object') Object.freeze(aud)
   if (subs !== undefined) Object.freeze(subs)
-  for (const key of Object.keys(claims)) {
-    if (!KNOWN.has(key)) deepFreeze(claims[key])
-  }
   return Object.freeze(claims)
 }

@@ -9,8 +9,8 @@
  * times as many tokens per second as jose's `jwtVerify` (bench/README.md, core suite). jose
  * remains a dependency: the emulator signs its tokens with it.
  */
-import { constants, verify } from 'node:crypto'
-import { freezeClaims, parseClaims } from './claims.js'
+import { constants, createVerify } from 'node:crypto'
+import { parseFrozenClaims } from './claims.js'
 import { IamError } from './errors.js'
 import type { RsaAlgorithm } from './options.js'
 import { isUserRevoked, type RevocationList } from './revocation-list.js'
@@ -151,6 +151,8 @@ export class TokenVerifier {
   #seenNext = 0
   /** `{ alg, kid }` of header parts seen, by their text; checked before they were kept. */
   readonly #headers = new Map<string, { alg: string; kid: string }>()
+  #lastHeaderText: string | undefined
+  #lastHeader: { alg: string; kid: string } | undefined
 
   constructor(options: TokenVerifierOptions, state: VerifierState) {
     this.#options = options
@@ -279,20 +281,24 @@ export class TokenVerifier {
     const spec = ALGORITHMS[alg as RsaAlgorithm]
     let valid = false
     try {
-      valid = verify(
-        spec.hash,
-        Buffer.from(token.slice(0, secondDot), 'ascii'),
-        spec.saltLength === undefined
-          ? { key, padding: spec.padding }
-          : { key, padding: spec.padding, saltLength: spec.saltLength },
-        Buffer.from(signaturePart, 'base64url'),
-      )
+      // A Verify object rather than the one-shot `crypto.verify`, which sets up a crypto job per
+      // call: 1.5 to 2 µs less per token here (the signature check itself is some 45 µs). The
+      // signing input is ASCII (checked above), so its UTF-8 bytes are the ones signed.
+      valid = createVerify(spec.hash)
+        .update(token.slice(0, secondDot))
+        .verify(
+          // PKCS #1 v1.5 is what an RSA key verifies with by default: no options to read.
+          spec.saltLength === undefined
+            ? key
+            : { key, padding: spec.padding, saltLength: spec.saltLength },
+          Buffer.from(signaturePart, 'base64url'),
+        )
     } catch {
       valid = false
     }
     if (!valid) throw new IamError('ERR_IAM_TOKEN_SIGNATURE', 'token signature is invalid')
 
-    const claims = parseClaims(decodeJson(payloadPart, 'payload'))
+    const claims = parseFrozenClaims(decodeJson(payloadPart, 'payload'))
     const now = this.#options.now()
     const tolerance = this.#options.clockToleranceMs
     const expMs = claims.exp * 1000
@@ -313,7 +319,6 @@ export class TokenVerifier {
       })
     }
     this.#checkRevocation(token, claims, revocation)
-    freezeClaims(claims)
     this.#remember(token, {
       token,
       claims,
@@ -326,8 +331,14 @@ export class TokenVerifier {
 
   /** The checked `alg` and `kid` of a header part (throws for a header that must be refused). */
   #header(headerPart: string): { alg: string; kid: string } {
+    // Most tokens share one header: comparing with the last one spares hashing it for the map.
+    if (headerPart === this.#lastHeaderText) return this.#lastHeader as { alg: string; kid: string }
     const known = this.#headers.get(headerPart)
-    if (known !== undefined) return known
+    if (known !== undefined) {
+      this.#lastHeaderText = headerPart
+      this.#lastHeader = known
+      return known
+    }
     const header = decodeJson(headerPart, 'header')
     if (header === null || typeof header !== 'object' || Array.isArray(header)) {
       throw malformed('token header is not a JSON object')

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
 import { BloomFilter } from '../../src/core/bloom.js'
-import { murmur3x64_128 } from '../../src/core/murmur3.js'
+import { execFileSync } from 'node:child_process'
+import { murmur3x64_128, murmur3x64_128StringWasm } from '../../src/core/murmur3.js'
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s)
 const MASK64 = (1n << 64n) - 1n
@@ -115,6 +116,62 @@ describe('murmur3x64_128', () => {
       }),
       { numRuns: 500 },
     )
+  })
+})
+
+describe('murmur3x64_128 in WebAssembly', () => {
+  const viaWasm = (s: string): { h1: bigint; h2: bigint } | undefined => {
+    const out = new Uint32Array(4)
+    if (!murmur3x64_128StringWasm(s, out)) return undefined
+    const [h1h, h1l, h2h, h2l] = [...out].map(BigInt) as [bigint, bigint, bigint, bigint]
+    return { h1: (h1h << 32n) | h1l, h2: (h2h << 32n) | h2l }
+  }
+
+  it('matches the vectors', () => {
+    assert.deepEqual(viaWasm('The quick brown fox jumps over the lazy dog'), {
+      h1: 0xe34bbc7bbc071b6cn,
+      h2: 0x7a433ca9c49a9347n,
+    })
+    assert.deepEqual(viaWasm(''), { h1: 0n, h2: 0n })
+  })
+
+  it('agrees with the BigInt implementation for any string (UTF-8, lone surrogates), any tail', () => {
+    // A long string first leaves bytes behind in the module's memory: a short one must not read them.
+    viaWasm('x'.repeat(300))
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 120 }), (s) => {
+        assert.deepEqual(viaWasm(s), oracleMurmur(Buffer.from(s, 'utf8')))
+      }),
+      { numRuns: 1000 },
+    )
+  })
+
+  it('declines what does not fit its memory, which the JavaScript hash then takes', () => {
+    assert.equal(viaWasm('a'.repeat(65_504)) !== undefined, true)
+    assert.equal(viaWasm('a'.repeat(65_505)), undefined)
+    const long = 'é'.repeat(40_000)
+    assert.equal(viaWasm(long), undefined)
+    const filter = BloomFilter.withCapacity(10, 0.01)
+    filter.add(long)
+    assert.equal(filter.mightContain(long), true)
+  })
+
+  it('is compiled from murmur3.wat as it is now (npm run build:wasm)', () => {
+    execFileSync(process.execPath, ['scripts/build-wasm.js', '--check'], { stdio: 'pipe' })
+  })
+
+  it('leaves the bloom filter working without WebAssembly (node --jitless)', () => {
+    const script = `
+      const { BloomFilter } = await import('./src/core/bloom.ts')
+      const f = BloomFilter.withCapacity(100, 0.01)
+      f.add('revoked-token')
+      console.log(typeof WebAssembly, f.mightContain('revoked-token'), f.mightContain('other'))`
+    const out = execFileSync(
+      process.execPath,
+      ['--jitless', '--import', 'tsx', '--input-type=module', '-e', script],
+      { encoding: 'utf8' },
+    )
+    assert.equal(out.trim(), 'undefined true false')
   })
 })
 

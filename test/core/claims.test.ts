@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 import fc from 'fast-check'
-import { freezeClaims, parseClaims } from '../../src/core/claims.js'
+import { parseClaims, parseFrozenClaims } from '../../src/core/claims.js'
 import { IamError } from '../../src/core/errors.js'
 
 const EXP = 1_700_000_000
@@ -435,7 +435,7 @@ describe('parseClaims: properties', () => {
   })
 })
 
-describe('freezeClaims', () => {
+describe('parseFrozenClaims', () => {
   /** Every object and array reachable from `value`, with its path. */
   function* everyObject(value: unknown, path = 'claims'): Generator<[string, object]> {
     if (value === null || typeof value !== 'object') return
@@ -444,22 +444,20 @@ describe('freezeClaims', () => {
   }
 
   it('freezes every object and array in the claims, including claims copied as they came', () => {
-    const claims = freezeClaims(
-      parseClaims({
-        exp: EXP,
-        sub: 'u',
-        aud: ['a', 'b'],
-        subs: ['s'],
-        roles: ['r'],
-        namespace_roles: [{ roleId: 'r', namespace: 'n', extra: { deep: [1] } }],
-        permissions: [
-          { Resource: 'NAMESPACE:n:USER', Action: 2, SchedAction: 1, SchedRange: ['x', 'y'] },
-        ],
-        bans: [{ Ban: 'CHAT' }],
-        custom: { nested: { list: [{ a: 1 }] } },
-        ['__proto__']: { polluted: [1] },
-      }),
-    )
+    const claims = parseFrozenClaims({
+      exp: EXP,
+      sub: 'u',
+      aud: ['a', 'b'],
+      subs: ['s'],
+      roles: ['r'],
+      namespace_roles: [{ roleId: 'r', namespace: 'n', extra: { deep: [1] } }],
+      permissions: [
+        { Resource: 'NAMESPACE:n:USER', Action: 2, SchedAction: 1, SchedRange: ['x', 'y'] },
+      ],
+      bans: [{ Ban: 'CHAT' }],
+      custom: { nested: { list: [{ a: 1 }] } },
+      ['__proto__']: { polluted: [1] },
+    })
     const seen = [...everyObject(claims)]
     assert.ok(seen.length >= 17, `walked ${seen.length} objects`)
     for (const [path, object] of seen) assert.ok(Object.isFrozen(object), `${path} is frozen`)
