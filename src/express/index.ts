@@ -34,6 +34,7 @@ import {
   isIamError,
   nodeHeaderSink,
   requireContext,
+  setRequestContext,
   toHttpErrorResponse,
   validateProtectionOptions,
 } from '../core/http/index.js'
@@ -269,7 +270,7 @@ export function permissionRequired(
     // Synchronously when the answer is at hand: no promise, no microtask on the hot path.
     protection.authorizeCallback(guard, toHttpRequest(req), req, (error, context) => {
       if (error !== undefined) return next(error)
-      if (context !== undefined) req.iam = context
+      if (context !== undefined) setRequestContext(req, context)
       next()
     })
   }

@@ -53,6 +53,7 @@ import {
   isPreflight,
   nodeCorsRequestInfo,
   nodeHeaderSink,
+  setRequestContext,
   toHttpErrorResponse,
   validateProtectionOptions,
 } from '../core/http/index.js'
@@ -246,7 +247,7 @@ export class IamGuard implements CanActivate {
 
 /** Puts the context on the request; the guard's answer. */
 function withContext(req: IamHttpRequest, context: IamRequestContext | undefined): true {
-  if (context !== undefined) req.iam = context
+  if (context !== undefined) setRequestContext(req, context)
   return true
 }
 

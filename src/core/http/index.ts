@@ -70,7 +70,7 @@ export type {
   HeaderSink,
   RouteCors,
 } from './cors.js'
-export { beforeWriteHead, nodeCorsRequestInfo, nodeHeaderSink } from './node.js'
+export { beforeWriteHead, nodeCorsRequestInfo, nodeHeaderSink, setRequestContext } from './node.js'
 export { toHttpErrorResponse } from './response.js'
 export type { HttpErrorResponse } from './response.js'
 export { healthResponse } from './health.js'
