@@ -3,7 +3,12 @@ import { describe, it } from 'node:test'
 
 import fc from 'fast-check'
 
-import { actionAllowed, evaluatePermission, resourceAllowed } from '../../src/core/permission.js'
+import {
+  actionAllowed,
+  evaluatePermission,
+  resourceAllowed,
+  substitutePlaceholders,
+} from '../../src/core/permission.js'
 import type { NamespaceContextLookup, PermissionSources } from '../../src/core/permission.js'
 import type { JwtClaims, NamespaceContext } from '../../src/core/types.js'
 
@@ -156,6 +161,50 @@ describe('evaluatePermission properties', () => {
           })
           assert.equal(explained.allowed, plain.allowed)
           assert.deepEqual(explained.grant, plain.grant)
+        },
+      ),
+      { numRuns: 500 },
+    )
+  })
+})
+
+describe('substitutePlaceholders remembers its last result per resource', () => {
+  /** The rule without a memo: every own string entry, key by key, every occurrence. */
+  function reference(resource: string, values: Record<string, unknown>): string {
+    let out = resource
+    for (const key of Object.keys(values)) {
+      const value = values[key]
+      if (key !== '' && typeof value === 'string') out = out.split(key).join(value)
+    }
+    return out
+  }
+
+  it('answers as the rule for any sequence of calls, values objects reused and changed', () => {
+    const piece = fc.constantFrom('NAMESPACE:', '{a}', '{b}', ':', 'x', '$&', '{', '}')
+    const resource = fc.array(piece, { maxLength: 6 }).map((p) => p.join(''))
+    const key = fc.constantFrom('{a}', '{b}', '{c}', '', 'x')
+    const value = fc.oneof(fc.constantFrom('v', '{b}', '$1', '', 'NS'), fc.integer())
+    const step = fc.record({
+      resource: fc.constantFrom(0, 1),
+      change: fc.option(fc.tuple(key, value), { nil: undefined }),
+      remove: fc.option(key, { nil: undefined }),
+    })
+    fc.assert(
+      fc.property(
+        fc.tuple(resource, resource),
+        fc.dictionary(key, value),
+        fc.array(step, { maxLength: 20 }),
+        (resources, initial, steps) => {
+          const values: Record<string, unknown> = { ...initial }
+          for (const { resource: r, change, remove } of steps) {
+            if (change !== undefined) values[change[0]] = change[1]
+            if (remove !== undefined) delete values[remove]
+            const target = resources[r] as string
+            assert.equal(
+              substitutePlaceholders(target, values as Record<string, string>),
+              reference(target, values),
+            )
+          }
         },
       ),
       { numRuns: 500 },

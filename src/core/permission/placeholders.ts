@@ -38,14 +38,53 @@ export function substitutePlaceholders(
   values: Readonly<Record<string, string>> | undefined,
 ): string {
   if (values === undefined || values === null) return resource
-  let out = resource
+  const memo = lastSubstitution.get(resource)
+  // One pass over the values (each read once): compared with the memo's while they agree,
+  // collected from the first difference on.
+  let same = 0
+  let keys: string[] | undefined
+  let used: string[] | undefined
   for (const key in values) {
     if (key === '' || !Object.hasOwn(values, key)) continue
     const value: unknown = values[key]
-    if (typeof value === 'string') out = replaceAllLiteral(out, key, value)
+    if (typeof value !== 'string') continue
+    if (keys === undefined || used === undefined) {
+      if (memo !== undefined && memo.keys[same] === key && memo.values[same] === value) {
+        same++
+        continue
+      }
+      keys = memo === undefined ? [] : memo.keys.slice(0, same)
+      used = memo === undefined ? [] : memo.values.slice(0, same)
+    }
+    keys.push(key)
+    used.push(value)
   }
+  if (keys === undefined || used === undefined) {
+    if (memo !== undefined && same === memo.keys.length) return memo.result
+    keys = memo === undefined ? [] : memo.keys.slice(0, same)
+    used = memo === undefined ? [] : memo.values.slice(0, same)
+  }
+  let out = resource
+  for (let i = 0; i < keys.length; i++) {
+    out = replaceAllLiteral(out, keys[i] as string, used[i] as string)
+  }
+  if (lastSubstitution.size >= MAX_SUBSTITUTION_MEMOS) lastSubstitution.clear()
+  lastSubstitution.set(resource, { keys, values: used, result: out })
   return out
 }
+
+/**
+ * The last substitution made into each resource: the same values (a route's or a handler's,
+ * request after request) give the same result, which is then not built again; building it was
+ * most of a permission check granted by the token's own permissions. The result depends only on
+ * the resource and the values' string entries in order, which a hit compares one by one.
+ */
+const lastSubstitution = new Map<
+  string,
+  { readonly keys: readonly string[]; readonly values: readonly string[]; readonly result: string }
+>()
+/** Resources remembered (all forgotten when exceeded: resources are a service's constants). */
+const MAX_SUBSTITUTION_MEMOS = 256
 
 /** `{userId}` first, then `{namespace}`, every occurrence (docs/iam-wire-protocol.md#32-placeholders). */
 function applyUserValues(resource: string, userId: string, namespace: string): string {
