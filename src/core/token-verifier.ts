@@ -11,6 +11,7 @@
  */
 import { constants, createVerify } from 'node:crypto'
 import { parseFrozenClaims } from './claims.js'
+import { IntMap } from './int-map.js'
 import { IamError } from './errors.js'
 import type { RsaAlgorithm } from './options.js'
 import { isUserRevoked, type RevocationList } from './revocation-list.js'
@@ -146,7 +147,7 @@ export class TokenVerifier {
    * token's cost), and pushes no token in use out of the cache; a token that comes back only
    * after more other tokens than the cache holds would have been evicted before its next use.
    */
-  readonly #seen = new Map<number, number>()
+  readonly #seen = new IntMap()
   readonly #seenRing: number[] = []
   #seenNext = 0
   /** `{ alg, kid }` of header parts seen, by their text; checked before they were kept. */
@@ -406,7 +407,7 @@ export class TokenVerifier {
     }
     const ring = this.#seenRing
     const listed = this.#seen.get(fingerprint)
-    if (listed !== undefined) {
+    if (listed !== -1) {
       this.#seen.delete(fingerprint)
       ring[listed] = -1
       return true
