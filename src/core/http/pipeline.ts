@@ -370,13 +370,8 @@ export function authorizeRequestSync<Req>(
   ) {
     return NEEDS_ASYNC
   }
-  let extracted: ReturnType<typeof extractToken>
-  try {
-    extracted = extractToken(request, options)
-  } catch (error) {
-    if (guard.optional && isIamError(error, 'ERR_IAM_TOKEN_MISSING')) return undefined
-    throw error
-  }
+  const extracted = tokenOrAnonymous(options, guard, request)
+  if (extracted === undefined) return undefined
   const { token, location } = extracted
   // Decided before validating: the CSRF check needs I/O, and the async path would validate again.
   if (location === 'cookie' && (guard.csrfProtect ?? options.csrfProtection)) return NEEDS_ASYNC
@@ -418,6 +413,21 @@ const validatedEarlier = new WeakMap<
   { token: string; location: IamRequestContext['tokenLocation']; claims: JwtClaims }
 >()
 
+/** The request's token, or `undefined` on an optional route sent none; throws other refusals. */
+function tokenOrAnonymous<Req>(
+  options: ResolvedHttpProtectionOptions,
+  guard: RouteGuard<Req>,
+  request: HttpRequest,
+): ReturnType<typeof extractToken> | undefined {
+  try {
+    return extractToken(request, options)
+  } catch (error) {
+    // An optional route runs unauthenticated when there is no token at all.
+    if (guard.optional && isIamError(error, 'ERR_IAM_TOKEN_MISSING')) return undefined
+    throw error
+  }
+}
+
 /** What the validator threw, as the refusal to answer: never a 500 for a token's content. */
 function asTokenRefusal(error: unknown): IamError {
   if (isIamError(error)) return error
@@ -455,14 +465,8 @@ export async function authorizeRequest<Req>(
     validatedEarlier.delete(request)
     ;({ token, location, claims } = earlier)
   } else {
-    let extracted: ReturnType<typeof extractToken>
-    try {
-      extracted = extractToken(request, options)
-    } catch (error) {
-      // An optional route runs unauthenticated when there is no token at all.
-      if (guard.optional && isIamError(error, 'ERR_IAM_TOKEN_MISSING')) return undefined
-      throw error
-    }
+    const extracted = tokenOrAnonymous(options, guard, request)
+    if (extracted === undefined) return undefined
     ;({ token, location } = extracted)
     try {
       claims = await client.validateAndParseClaims(token)

@@ -53,16 +53,17 @@ export function substitutePlaceholders(
         same++
         continue
       }
-      keys = memo === undefined ? [] : memo.keys.slice(0, same)
-      used = memo === undefined ? [] : memo.values.slice(0, same)
+      keys = memo?.keys.slice(0, same) ?? []
+      used = memo?.values.slice(0, same) ?? []
     }
     keys.push(key)
     used.push(value)
   }
   if (keys === undefined || used === undefined) {
     if (memo !== undefined && same === memo.keys.length) return memo.result
-    keys = memo === undefined ? [] : memo.keys.slice(0, same)
-    used = memo === undefined ? [] : memo.values.slice(0, same)
+    // The values are the memo's first entries only (fewer of them).
+    keys = memo?.keys.slice(0, same) ?? []
+    used = memo?.values.slice(0, same) ?? []
   }
   let out = resource
   for (let i = 0; i < keys.length; i++) {
