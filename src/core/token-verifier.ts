@@ -10,6 +10,7 @@
  * remains a dependency: the emulator signs its tokens with it.
  */
 import { constants, createVerify } from 'node:crypto'
+import { BASE64URL_INDEX, decodeStrictBase64url } from './base64url.js'
 import { parseFrozenClaims } from './claims.js'
 import { IntMap } from './int-map.js'
 import { IamError } from './errors.js'
@@ -38,32 +39,8 @@ const UNKNOWN_KEY: unique symbol = Symbol('unknown key')
 
 /** Longest token accepted; real IAM tokens are a few kilobytes. */
 const MAX_TOKEN_LENGTH = 64 * 1024
-/** Three non-empty base64url parts: one pass over the token for the common case. */
-const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/
 /** Decoded headers kept (a key set has a few keys, so a few distinct headers are seen). */
 const HEADER_CACHE_SIZE = 32
-
-/** Index of each base64url character (-1 for others). */
-const BASE64URL_INDEX = new Int8Array(128).fill(-1)
-for (const [i, c] of [
-  ...'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_',
-].entries()) {
-  BASE64URL_INDEX[c.charCodeAt(0)] = i
-}
-
-/**
- * Whether a base64url segment (characters already checked) is the one canonical spelling of its
- * bytes: no impossible length, and the unused low bits of the last character are zero. Without
- * this, every token has 16 spellings that decode to the same signature, and a revoked token
- * (looked up by its text in the revocation list) would pass under another spelling.
- */
-function isCanonicalBase64url(segment: string): boolean {
-  const rest = segment.length % 4
-  if (rest === 0) return true
-  if (rest === 1) return false
-  const last = BASE64URL_INDEX[segment.charCodeAt(segment.length - 1)] as number
-  return (last & (rest === 2 ? 0x0f : 0x03)) === 0
-}
 
 interface VerifiedEntry {
   /** The token itself: the cache is keyed by its tail, a hit must be the same token. */
@@ -97,21 +74,25 @@ function malformed(message: string, cause?: unknown): IamError {
   return new IamError('ERR_IAM_TOKEN_MALFORMED', message, { cause })
 }
 
-function decodeJson(segment: string, what: string): unknown {
+/** The JSON of a decoded token part (bytes already checked as strict base64url). */
+function parseJson(bytes: Buffer, what: string): unknown {
   try {
-    return JSON.parse(Buffer.from(segment, 'base64url').toString('utf8'))
+    return JSON.parse(bytes.toString('utf8'))
   } catch (error) {
     throw malformed(`token ${what} is not base64url-encoded JSON`, error)
   }
 }
 
-/** The error for a token that is not three non-empty base64url parts, saying which. */
+/** The error for a token whose parts are not three strict base64url texts, saying why. */
 function diagnoseShape(token: string): IamError {
   const parts = token.split('.')
   if (parts.length !== 3) {
     return malformed('token is not a JWS in compact form (three dot-separated parts)')
   }
-  return malformed('token parts must be non-empty base64url')
+  if (parts.some((part) => !/^[A-Za-z0-9_-]+$/.test(part))) {
+    return malformed('token parts must be non-empty base64url')
+  }
+  return malformed('token parts must be canonical base64url (one spelling per value)')
 }
 
 /**
@@ -192,7 +173,7 @@ export class TokenVerifier {
     const keys = this.#state.keySet() ?? keySet
     const claims = this.#verifyFully(token, keys, this.#state.revocationList() ?? revocation)
     if (claims === UNKNOWN_KEY) {
-      const { kid } = this.#header(token.slice(0, token.indexOf('.')))
+      const { kid } = this.#header(token.slice(0, token.indexOf('.')), token)
       throw new IamError(
         'ERR_IAM_TOKEN_KEY_UNKNOWN',
         `token key "${kid.slice(0, 64)}" is not in the IAM's JWKS`,
@@ -252,20 +233,16 @@ export class TokenVerifier {
   ): JwtClaims | typeof UNKNOWN_KEY {
     if (typeof token !== 'string' || token.length === 0) throw malformed('token is empty')
     if (token.length > MAX_TOKEN_LENGTH) throw malformed('token is too long')
-    if (!COMPACT_JWS.test(token)) throw diagnoseShape(token)
     const firstDot = token.indexOf('.')
-    const secondDot = token.indexOf('.', firstDot + 1)
+    const secondDot = firstDot === -1 ? -1 : token.indexOf('.', firstDot + 1)
+    if (secondDot === -1) throw diagnoseShape(token)
     const headerPart = token.slice(0, firstDot)
-    const payloadPart = token.slice(firstDot + 1, secondDot)
-    const signaturePart = token.slice(secondDot + 1)
-    if (
-      !isCanonicalBase64url(headerPart) ||
-      !isCanonicalBase64url(payloadPart) ||
-      !isCanonicalBase64url(signaturePart)
-    ) {
-      throw malformed('token parts must be canonical base64url (one spelling per value)')
-    }
-    const { alg, kid } = this.#header(headerPart)
+    // Strict decoding of each part checks its characters too (a third dot makes the signature
+    // part fail), so the signing input below is ASCII.
+    const payload = decodeStrictBase64url(token.slice(firstDot + 1, secondDot))
+    const signature = decodeStrictBase64url(token.slice(secondDot + 1))
+    if (payload === undefined || signature === undefined) throw diagnoseShape(token)
+    const { alg, kid } = this.#header(headerPart, token)
 
     const jwk: VerificationKey | undefined = keys.keys.get(kid)
     if (jwk === undefined) return UNKNOWN_KEY
@@ -292,14 +269,14 @@ export class TokenVerifier {
           spec.saltLength === undefined
             ? key
             : { key, padding: spec.padding, saltLength: spec.saltLength },
-          Buffer.from(signaturePart, 'base64url'),
+          signature,
         )
     } catch {
       valid = false
     }
     if (!valid) throw new IamError('ERR_IAM_TOKEN_SIGNATURE', 'token signature is invalid')
 
-    const claims = parseFrozenClaims(decodeJson(payloadPart, 'payload'))
+    const claims = parseFrozenClaims(parseJson(payload, 'payload'))
     const now = this.#options.now()
     const tolerance = this.#options.clockToleranceMs
     const expMs = claims.exp * 1000
@@ -330,8 +307,11 @@ export class TokenVerifier {
     return claims
   }
 
-  /** The checked `alg` and `kid` of a header part (throws for a header that must be refused). */
-  #header(headerPart: string): { alg: string; kid: string } {
+  /**
+   * The checked `alg` and `kid` of a header part (throws for a header that must be refused).
+   * Only a header text that passed every check is kept, so a kept one needs no decoding.
+   */
+  #header(headerPart: string, token: string): { alg: string; kid: string } {
     // Most tokens share one header: comparing with the last one spares hashing it for the map.
     if (headerPart === this.#lastHeaderText) return this.#lastHeader as { alg: string; kid: string }
     const known = this.#headers.get(headerPart)
@@ -340,7 +320,9 @@ export class TokenVerifier {
       this.#lastHeader = known
       return known
     }
-    const header = decodeJson(headerPart, 'header')
+    const bytes = decodeStrictBase64url(headerPart)
+    if (bytes === undefined) throw diagnoseShape(token)
+    const header = parseJson(bytes, 'header')
     if (header === null || typeof header !== 'object' || Array.isArray(header)) {
       throw malformed('token header is not a JSON object')
     }
