@@ -270,7 +270,9 @@ export function permissionRequired(
     // Synchronously when the answer is at hand: no promise, no microtask on the hot path.
     protection.authorizeCallback(guard, toHttpRequest(req), req, (error, context) => {
       if (error !== undefined) return next(error)
-      if (context !== undefined) setRequestContext(req, context)
+      // Express makes `req.app.request` the prototype of each request: see setRequestContext.
+      if (context !== undefined)
+        setRequestContext(req, context, (req.app as { request?: object }).request)
       next()
     })
   }

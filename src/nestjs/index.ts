@@ -247,7 +247,11 @@ export class IamGuard implements CanActivate {
 
 /** Puts the context on the request; the guard's answer. */
 function withContext(req: IamHttpRequest, context: IamRequestContext | undefined): true {
-  if (context !== undefined) setRequestContext(req, context)
+  // On Express, `req.app.request` is each request's prototype (see setRequestContext); on
+  // Fastify there is no `app`, and the context is a plain property.
+  const app = (req as { app?: { request?: unknown } }).app
+  const shared = typeof app?.request === 'object' && app.request !== null ? app.request : undefined
+  if (context !== undefined) setRequestContext(req, context, shared)
   return true
 }
 

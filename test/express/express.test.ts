@@ -116,6 +116,34 @@ for (const [major, factory] of [
       }
     })
 
+    test('req.iam on the app and on a mounted app: an accessor, not an own property', async () => {
+      const app = factory()
+      credentials(app)
+      const iam = new IAM(app, { logger: silentLogger })
+      await iam.ready
+      const seen = (req: express.Request) => ({
+        ...handlerBody(req.iam),
+        own: Object.hasOwn(req, 'iam'),
+        listed: Object.keys(req).includes('iam'),
+      })
+      app.get('/protected', permissionRequired(PERMISSION, RESOURCES), (req, res) => {
+        res.json(seen(req))
+      })
+      const sub = factory()
+      sub.get('/protected', permissionRequired(PERMISSION, RESOURCES), (req, res) => {
+        res.json(seen(req))
+      })
+      app.use('/sub', sub)
+      const send = await serve(app, iam)
+      for (const path of ['/protected', '/sub/protected']) {
+        const response = await send({ path, token: 'allowed' })
+        assert.equal(response.status, 200, path)
+        assert.equal(response.json?.sub, 'sample-userid', path)
+        assert.equal(response.json?.own, false, path)
+        assert.equal(response.json?.listed, false, path)
+      }
+    })
+
     test('factory pattern: new IAM() then initApp(app), which returns iam.ready', async () => {
       const iam = new IAM(undefined, { logger: silentLogger })
       function createApp() {

@@ -49,29 +49,37 @@ export function nodeCorsRequestInfo(req: IncomingMessage, method?: string): Cors
   }
 }
 
-/** Contexts set through {@link setRequestContext} on requests with a per-request prototype. */
+/** Contexts set through {@link setRequestContext} on requests with a shared prototype. */
 const contexts = new WeakMap<object, unknown>()
 /** Marks a prototype given the `iam` accessor (read on the request: one lookup, no WeakSet). */
 const HAS_ACCESSOR = Symbol('iam-node-sdk: iam accessor')
 
 /**
- * Sets `req.iam`. Express gives every request its app's `request` object as prototype
- * (`Object.setPrototypeOf` per request), after which V8 adds an own property to the request
- * slowly: about 4 µs per request here, most of what protecting an Express route cost. On such a
- * request (its prototype has its own `app`, as Express's has) the value is kept in a WeakMap
- * behind an `iam` accessor defined once on that prototype (not enumerable: `req.iam` reads and
- * writes as before, `Object.keys(req)` does not list it). Other requests (Node's own, a
- * framework's class instance) get a plain property.
+ * Sets `req.iam`. `sharedPrototype`: the object the framework makes the prototype of every
+ * request, when the adapter knows it (Express: `req.app.request`, which Express puts under each
+ * request with `Object.setPrototypeOf`). After that call V8 adds an own property to the request
+ * slowly: about 4 µs per request here, most of what protecting an Express route cost. So when
+ * the request's prototype is that object, the value is kept in a WeakMap behind an `iam`
+ * accessor defined once on it (not enumerable: `req.iam` reads and writes as before,
+ * `Object.keys(req)` does not list it). Other requests get a plain property.
  *
  * @example
  * ```ts
- * if (context !== undefined) setRequestContext(req, context)
+ * if (context !== undefined) setRequestContext(req, context, req.app.request)
  * ```
  */
-export function setRequestContext(req: object, context: unknown): void {
-  if ((req as { [HAS_ACCESSOR]?: true })[HAS_ACCESSOR] !== true && !defineAccessor(req)) {
-    ;(req as { iam?: unknown }).iam = context
-  } else if (Object.hasOwn(req, 'iam')) {
+export function setRequestContext(req: object, context: unknown, sharedPrototype?: object): void {
+  if ((req as { [HAS_ACCESSOR]?: true })[HAS_ACCESSOR] !== true) {
+    if (
+      sharedPrototype === undefined ||
+      Object.getPrototypeOf(req) !== sharedPrototype ||
+      !defineAccessor(sharedPrototype)
+    ) {
+      ;(req as { iam?: unknown }).iam = context
+      return
+    }
+  }
+  if (Object.hasOwn(req, 'iam')) {
     // Set as an own property before the accessor existed: it hides the accessor.
     ;(req as { iam?: unknown }).iam = context
   } else {
@@ -79,10 +87,9 @@ export function setRequestContext(req: object, context: unknown): void {
   }
 }
 
-/** Defines the `iam` accessor on the request's prototype when it is Express's; whether it did. */
-function defineAccessor(req: object): boolean {
-  const proto = Object.getPrototypeOf(req) as object | null
-  if (proto === null || !Object.hasOwn(proto, 'app')) return false
+/** Defines the `iam` accessor on a shared request prototype; whether it did. */
+function defineAccessor(proto: object): boolean {
+  // The app's own `iam` property (a value or accessor it defined) is left alone.
   if (Object.getOwnPropertyDescriptor(proto, 'iam') !== undefined) return false
   Object.defineProperty(proto, 'iam', {
     configurable: true,

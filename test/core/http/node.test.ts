@@ -9,10 +9,10 @@ describe('setRequestContext', () => {
     const app = express()
     const first = Object.create(app.request) as { iam?: unknown }
     const second = Object.create(app.request) as { iam?: unknown }
-    setRequestContext(first, 'context-1')
+    setRequestContext(first, 'context-1', app.request)
     assert.equal(first.iam, 'context-1')
     assert.equal(second.iam, undefined, 'one request does not see another one’s context')
-    setRequestContext(second, 'context-2')
+    setRequestContext(second, 'context-2', app.request)
     assert.equal(second.iam, 'context-2')
     first.iam = 'set by the app'
     assert.equal(first.iam, 'set by the app')
@@ -23,14 +23,20 @@ describe('setRequestContext', () => {
     const app = express()
     const early = Object.create(app.request) as { iam?: unknown }
     early.iam = 'own'
-    setRequestContext(Object.create(app.request), 'defines the accessor')
-    setRequestContext(early, 'context')
+    setRequestContext(Object.create(app.request), 'defines the accessor', app.request)
+    setRequestContext(early, 'context', app.request)
     assert.equal(early.iam, 'context')
     assert.ok(Object.hasOwn(early, 'iam'))
     const plain: { iam?: unknown } = {}
     setRequestContext(plain, 'context')
     assert.ok(Object.hasOwn(plain, 'iam'))
     assert.equal(plain.iam, 'context')
+    const other = Object.create(express().request) as { iam?: unknown }
+    setRequestContext(other, 'context', app.request)
+    assert.ok(Object.hasOwn(other, 'iam'), 'a prototype other than the one named: plain property')
+    const unnamed = Object.create(express().request) as { iam?: unknown }
+    setRequestContext(unnamed, 'context')
+    assert.ok(Object.hasOwn(unnamed, 'iam'), 'no shared prototype named: plain property')
     const noProto = Object.create(null) as { iam?: unknown }
     setRequestContext(noProto, 'context')
     assert.equal(noProto.iam, 'context')
@@ -40,7 +46,7 @@ describe('setRequestContext', () => {
     const app = express()
     Object.defineProperty(app.request, 'iam', { value: 'app', writable: true, configurable: true })
     const req = Object.create(app.request) as { iam?: unknown }
-    setRequestContext(req, 'context')
+    setRequestContext(req, 'context', app.request)
     assert.ok(Object.hasOwn(req, 'iam'))
     assert.equal(req.iam, 'context')
   })
