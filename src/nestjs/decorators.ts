@@ -27,7 +27,11 @@ export type IamHttpRequest = Pick<IncomingMessage, 'method' | 'url' | 'headers'>
   params?: unknown
   /** The validated IAM context (absent on a public route, or an optional one without a token). */
   iam?: IamRequestContext
-  /** Express: the proxy-aware host, the URL as received, the raw headers and the matched route. */
+  /**
+   * Express: the proxy-aware host, the URL as received, the raw headers, the matched route, and
+   * the app (whose `request` is the prototype of each request).
+   */
+  app?: { request?: unknown }
   hostname?: string
   originalUrl?: string
   rawHeaders?: string[]

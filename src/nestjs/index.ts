@@ -191,15 +191,14 @@ export class IamService implements OnModuleInit, OnApplicationBootstrap, OnAppli
 }
 
 function toHttpRequest(req: IamHttpRequest) {
-  const fastify = req.raw !== undefined
   return createHttpRequest({
     method: req.method as string, // always set on a server's request
     headers: req.headers,
-    host: () => (fastify ? req.host : req.hostname), // proxy-aware on both
+    host: () => (req.raw !== undefined ? req.host : req.hostname), // proxy-aware on both
     params: req.params as Record<string, unknown> | undefined,
     rawHeaders: (req.raw ?? req).rawHeaders,
     path: () => req.originalUrl ?? req.url,
-    route: () => (fastify ? req.routeOptions?.url : req.route?.path?.toString()),
+    route: () => req.routeOptions?.url ?? req.route?.path?.toString(), // Fastify's, Express's
   })
 }
 
@@ -249,9 +248,7 @@ export class IamGuard implements CanActivate {
 function withContext(req: IamHttpRequest, context: IamRequestContext | undefined): true {
   // On Express, `req.app.request` is each request's prototype (see setRequestContext); on
   // Fastify there is no `app`, and the context is a plain property.
-  const app = (req as { app?: { request?: unknown } }).app
-  const shared = typeof app?.request === 'object' && app.request !== null ? app.request : undefined
-  if (context !== undefined) setRequestContext(req, context, shared)
+  if (context !== undefined) setRequestContext(req, context, req.app?.request)
   return true
 }
 

@@ -61,17 +61,19 @@ const HAS_ACCESSOR = Symbol('iam-node-sdk: iam accessor')
  * slowly: about 4 µs per request here, most of what protecting an Express route cost. So when
  * the request's prototype is that object, the value is kept in a WeakMap behind an `iam`
  * accessor defined once on it (not enumerable: `req.iam` reads and writes as before,
- * `Object.keys(req)` does not list it). Other requests get a plain property.
+ * `Object.keys(req)` does not list it). Other requests get a plain property (also when
+ * `sharedPrototype` is not an object).
  *
  * @example
  * ```ts
  * if (context !== undefined) setRequestContext(req, context, req.app.request)
  * ```
  */
-export function setRequestContext(req: object, context: unknown, sharedPrototype?: object): void {
+export function setRequestContext(req: object, context: unknown, sharedPrototype?: unknown): void {
   if ((req as { [HAS_ACCESSOR]?: true })[HAS_ACCESSOR] !== true) {
     if (
-      sharedPrototype === undefined ||
+      typeof sharedPrototype !== 'object' ||
+      sharedPrototype === null ||
       Object.getPrototypeOf(req) !== sharedPrototype ||
       !defineAccessor(sharedPrototype)
     ) {

@@ -38,7 +38,7 @@ describe('setRequestContext', () => {
     setRequestContext(unnamed, 'context')
     assert.ok(Object.hasOwn(unnamed, 'iam'), 'no shared prototype named: plain property')
     const noProto = Object.create(null) as { iam?: unknown }
-    setRequestContext(noProto, 'context')
+    setRequestContext(noProto, 'context', null)
     assert.equal(noProto.iam, 'context')
   })
 
