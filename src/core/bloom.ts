@@ -4,7 +4,7 @@
  * @module
  */
 
-import { murmur3x64_128Into, murmur3x64_128StringWasm } from './murmur3.js'
+import { murmur3x64_128Into, murmur3x64_128StringWasm, utf8Encoder } from './murmur3.js'
 
 /** Largest `k` accepted; Guava's own limit. Bounds the work an untrusted list can cause per check. */
 const MAX_K = 255
@@ -15,7 +15,6 @@ const SMALL_M = 2 ** 21
 /** Token buffers above this are encoded into a throwaway array instead of growing the shared one. */
 const MAX_RETAINED_BUFFER = 64 * 1024
 
-const encoder = new TextEncoder()
 let buffer = new Uint8Array(4096)
 let view = new DataView(buffer.buffer)
 // Digest halves of the last hashed item: [h1 high, h1 low, h2 high, h2 low].
@@ -28,7 +27,7 @@ function hashItem(item: string): void {
   const need = item.length * 3
   if (need > buffer.length) {
     if (need > MAX_RETAINED_BUFFER) {
-      const bytes = encoder.encode(item)
+      const bytes = utf8Encoder.encode(item)
       murmur3x64_128Into(new DataView(bytes.buffer, bytes.byteOffset), bytes.length, digest)
       return
     }
@@ -36,7 +35,7 @@ function hashItem(item: string): void {
     view = new DataView(buffer.buffer)
   }
   // Lone surrogates become U+FFFD (EF BF BD), as with Buffer.from: never throws.
-  const { written } = encoder.encodeInto(item, buffer)
+  const { written } = utf8Encoder.encodeInto(item, buffer)
   murmur3x64_128Into(view, written, digest)
 }
 

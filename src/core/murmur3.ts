@@ -319,8 +319,13 @@ function loadWasm(): WasmHasher | undefined {
   }
 }
 
-const wasm = loadWasm()
-const utf8Encoder = new TextEncoder()
+/**
+ * The module, compiled on the first hash rather than at import (a process that never validates
+ * a token, such as the CLI, pays nothing); `false` where it cannot be had.
+ */
+let wasm: WasmHasher | false | undefined
+/** UTF-8 encoder for the hashes of strings (the bloom filter's JavaScript path uses it too). */
+export const utf8Encoder = new TextEncoder()
 
 /**
  * Hashes the UTF-8 bytes of `item` (lone surrogates as U+FFFD) into `out` as
@@ -333,13 +338,14 @@ const utf8Encoder = new TextEncoder()
  * ```
  */
 export function murmur3x64_128StringWasm(item: string, out: Uint32Array | Int32Array): boolean {
-  if (wasm === undefined) return false
-  const { read, written } = utf8Encoder.encodeInto(item, wasm.input)
+  const hasher = (wasm ??= loadWasm() ?? false)
+  if (hasher === false) return false
+  const { read, written } = utf8Encoder.encodeInto(item, hasher.input)
   if (read !== item.length) return false
   // The tail block is read whole: the bytes after the input must be zero.
-  wasm.input.fill(0, written, written + 16)
-  wasm.hash(written)
-  const digest = wasm.digest
+  hasher.input.fill(0, written, written + 16)
+  hasher.hash(written)
+  const digest = hasher.digest
   out[0] = digest[1] as number
   out[1] = digest[0] as number
   out[2] = digest[3] as number
