@@ -53,8 +53,7 @@ export function substitutePlaceholders(
         same++
         continue
       }
-      keys = memo?.keys.slice(0, same) ?? []
-      used = memo?.values.slice(0, same) ?? []
+      ;[keys, used] = memoPrefix(memo, same)
     }
     keys.push(key)
     used.push(value)
@@ -62,8 +61,7 @@ export function substitutePlaceholders(
   if (keys === undefined || used === undefined) {
     if (memo !== undefined && same === memo.keys.length) return memo.result
     // The values are the memo's first entries only (fewer of them).
-    keys = memo?.keys.slice(0, same) ?? []
-    used = memo?.values.slice(0, same) ?? []
+    ;[keys, used] = memoPrefix(memo, same)
   }
   let out = resource
   for (let i = 0; i < keys.length; i++) {
@@ -74,16 +72,24 @@ export function substitutePlaceholders(
   return out
 }
 
+/** The first `count` keys and values of a memo, as new lists to extend. */
+function memoPrefix(memo: SubstitutionMemo | undefined, count: number): [string[], string[]] {
+  return memo === undefined ? [[], []] : [memo.keys.slice(0, count), memo.values.slice(0, count)]
+}
+
+interface SubstitutionMemo {
+  readonly keys: readonly string[]
+  readonly values: readonly string[]
+  readonly result: string
+}
+
 /**
  * The last substitution made into each resource: the same values (a route's or a handler's,
  * request after request) give the same result, which is then not built again; building it was
  * most of a permission check granted by the token's own permissions. The result depends only on
  * the resource and the values' string entries in order, which a hit compares one by one.
  */
-const lastSubstitution = new Map<
-  string,
-  { readonly keys: readonly string[]; readonly values: readonly string[]; readonly result: string }
->()
+const lastSubstitution = new Map<string, SubstitutionMemo>()
 /** Resources remembered (all forgotten when exceeded: resources are a service's constants). */
 const MAX_SUBSTITUTION_MEMOS = 256
 
