@@ -172,7 +172,13 @@ export class IAM {
     if (!this.#apps.has(app)) {
       this.#apps.add(app)
       ;(app as unknown as IamHolder)[APP_KEY] = this
-      app.use(this.#firstMiddleware(app))
+      this.#errorHandlerOnFirstRequest(app)
+      // A layer runs on every request (~4 µs on Express): only when app-wide CORS needs one, or
+      // when the configuration is not known yet (a failed start tried again later).
+      const protection = this.protection
+      if (protection === undefined || protection.options.cors !== undefined) {
+        app.use(this.#corsMiddleware())
+      }
     }
     return this.ready
   }
@@ -206,9 +212,27 @@ export class IAM {
     app.use(iamErrorHandler())
   }
 
-  #firstMiddleware(app: Application): RequestHandler {
+  /**
+   * Appends the error handler when the app handles its first request (after the routes and
+   * error handlers registered by then), through the app's own entry point, `app.handle`, which
+   * Express calls for every request, mounted sub-apps included: no router layer for it.
+   */
+  #errorHandlerOnFirstRequest(app: Application): void {
+    const entry = app as unknown as { handle: (...args: unknown[]) => unknown }
+    const handle = entry.handle
+    const install = () => this.ensureErrorHandler(app)
+    let installed = false
+    entry.handle = function (this: unknown, ...args: unknown[]) {
+      if (!installed) {
+        installed = true
+        install()
+      }
+      return handle.apply(this, args)
+    }
+  }
+
+  #corsMiddleware(): RequestHandler {
     return (req, res, next) => {
-      this.ensureErrorHandler(app)
       const protection = this.protection
       if (protection?.options.cors !== undefined) {
         // When the headers go out: a route's own values win, and its methods are known by then.

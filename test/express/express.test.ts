@@ -11,6 +11,7 @@ import {
   corsOptions,
   iamErrorHandler,
   permissionRequired,
+  requireIam,
   tokenRequired,
 } from '../../src/express/index.js'
 import { buildExpressApp } from './express-app.js'
@@ -262,6 +263,40 @@ for (const [major, factory] of [
       assert.match(String(passed.headers['www-authenticate']), /insufficient_scope/)
       const missing = await send({ path: '/nowhere' })
       assert.deepEqual(missing.json, { notFound: true })
+    })
+
+    test('no router layer without app-wide CORS; SDK errors are rendered from the first request on', async () => {
+      // Express 5: app.router; Express 4: app._router (its app.router throws).
+      const routerOf = (app: express.Express) =>
+        (major === 'Express 4'
+          ? (app as unknown as { _router: { stack: unknown[] } })._router
+          : (app as unknown as { router: { stack: unknown[] } }).router) as { stack: unknown[] }
+      const app = factory()
+      credentials(app)
+      // requireIam on a route without permissionRequired: an IamError before any protected request.
+      app.get('/unprotected', (req) => void requireIam(req))
+      const layers = routerOf(app).stack.length
+      const iam = new IAM(app, { logger: silentLogger })
+      assert.equal(routerOf(app).stack.length, layers)
+      const send = await serve(app, iam)
+      const r = await send({ path: '/unprotected' })
+      assert.equal(r.status, 500)
+      assert.equal(r.json?.errorCode, 20000)
+      assert.equal(routerOf(app).stack.length, layers + 1) // the error handler, appended once
+      assert.equal((await send({ path: '/unprotected' })).json?.errorCode, 20000)
+      assert.equal(routerOf(app).stack.length, layers + 1)
+
+      const withCors = factory()
+      credentials(withCors)
+      withCors.get('/unprotected', (_req, res) => void res.send('ok'))
+      const before = routerOf(withCors).stack.length
+      const corsIam = new IAM(withCors, {
+        logger: silentLogger,
+        corsEnable: true,
+        corsOrigin: 'https://a.example',
+      })
+      assert.equal(routerOf(withCors).stack.length, before + 1)
+      await corsIam.close()
     })
 
     test('errors that are not the SDK’s are left to the app (Express default handler)', async () => {
