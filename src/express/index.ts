@@ -218,16 +218,13 @@ export class IAM {
    * Express calls for every request, mounted sub-apps included: no router layer for it.
    */
   #errorHandlerOnFirstRequest(app: Application): void {
-    const entry = app as unknown as { handle: (...args: unknown[]) => unknown }
+    type Handle = (this: unknown, req: unknown, res: unknown, callback: unknown) => unknown
+    const entry = app as unknown as { handle: Handle }
     const handle = entry.handle
-    const install = () => this.ensureErrorHandler(app)
-    let installed = false
-    entry.handle = function (this: unknown, ...args: unknown[]) {
-      if (!installed) {
-        installed = true
-        install()
-      }
-      return handle.apply(this, args)
+    const ensure = () => this.ensureErrorHandler(app) // a WeakSet lookup once it is there
+    entry.handle = function (req, res, callback) {
+      ensure()
+      return handle.call(this, req, res, callback)
     }
   }
 
