@@ -4,6 +4,8 @@
  *
  * @module
  */
+import { Buffer } from 'node:buffer'
+
 import {
   DEFAULT_USER_ROLE_ID,
   formatAction,
@@ -29,8 +31,19 @@ export interface DecodedToken {
   problems: string[]
 }
 
+const BASE64URL = /^[A-Za-z0-9_-]+$/
+
+/**
+ * Whether a base64url text is the one spelling the SDK accepts: the lenient decoder reads other
+ * lengths and non-zero unused bits as the same bytes, the SDK refuses them (a revoked token must
+ * not pass under another spelling), so the round trip must give the text back.
+ */
+function isCanonical(segment: string): boolean {
+  return Buffer.from(segment, 'base64url').toString('base64url') === segment
+}
+
 function part(segment: string | undefined, what: string): Record<string, unknown> {
-  if (segment === undefined || segment === '' || !/^[A-Za-z0-9_-]+$/.test(segment)) {
+  if (segment === undefined || segment === '' || !BASE64URL.test(segment)) {
     throw new DecodeError(`not a JWT: the ${what} is not base64url`)
   }
   let value: unknown
@@ -59,10 +72,23 @@ export function decodeToken(token: string): DecodedToken {
   if (parts.length !== 3) {
     throw new DecodeError(`not a JWT: expected 3 dot-separated parts, got ${parts.length}`)
   }
-  const header = part(parts[0], 'header')
-  const payload = part(parts[1], 'payload')
+  const [headerPart, payloadPart, signature] = parts as [string, string, string]
+  const header = part(headerPart, 'header')
+  const payload = part(payloadPart, 'payload')
   const problems: string[] = []
-  if (parts[2] === '') problems.push('the signature part is empty')
+  if (signature === '') problems.push('the signature part is empty')
+  else if (!BASE64URL.test(signature)) problems.push('the signature part is not base64url')
+  for (const [name, segment] of [
+    ['header', headerPart],
+    ['payload', payloadPart],
+    ['signature', signature],
+  ] as const) {
+    if (segment !== '' && BASE64URL.test(segment) && !isCanonical(segment)) {
+      problems.push(
+        `the ${name} part is not canonical base64url (an impossible length or non-zero unused bits in its last character)`,
+      )
+    }
+  }
   if (typeof header.kid !== 'string' || header.kid === '') problems.push('the header has no "kid"')
   let claims: JwtClaims | undefined
   try {

@@ -50,6 +50,14 @@ function json(run: Run): Json {
   }
 }
 
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+
+/** The token with its last character's lowest unused bit set: same bytes, another spelling. */
+function respellLastCharacter(token: string): string {
+  const last = ALPHABET.indexOf(token.at(-1) as string)
+  return token.slice(0, -1) + (ALPHABET[last ^ 1] as string)
+}
+
 async function closedPort(): Promise<number> {
   const server = createServer()
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
@@ -141,6 +149,13 @@ describe('iam-node-sdk CLI (child process, against the emulator)', { concurrency
       assert.equal(json(garbage).error.code, 'NOT_A_JWT')
       assert.equal((await cli(['decode', 'a.b'])).code, 1)
     })
+
+    it('lists a part spelled non-canonically, which the SDK refuses as malformed', async () => {
+      const token = await iam.issueUserToken({})
+      assert.deepEqual(json(await cli(['decode', token, '--json'])).problems, [])
+      const respelled = json(await cli(['decode', respellLastCharacter(token), '--json']))
+      assert.equal(respelled.problems.length, 1)
+    })
   })
 
   describe('verify', () => {
@@ -192,6 +207,12 @@ describe('iam-node-sdk CLI (child process, against the emulator)', { concurrency
             { kid: 'unknown-kid' },
           ),
         'ERR_IAM_TOKEN_KEY_UNKNOWN',
+      ],
+      [
+        // The same signature bytes under another spelling: the lenient decoder reads it alike.
+        'whose signature is spelled non-canonically',
+        async (e) => respellLastCharacter(await e.issueUserToken({})),
+        'ERR_IAM_TOKEN_MALFORMED',
       ],
     ]
     for (const [name, make, code] of refusals) {
