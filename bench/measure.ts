@@ -115,7 +115,10 @@ export interface ServerSpec {
    * headers, checked to answer 2xx, never a 401).
    */
   controlRoutes?: readonly { path: string; label: string }[]
-  /** The bare server this one is compared with. Default: the suite's first bare server. */
+  /**
+   * The bare server this one is compared with. Default: the suite's first bare server (a bare
+   * server: itself; one with a baseline is a control, such as a framework-wide no-op hook).
+   */
   baseline?: string
   /** Protected routes measured besides `/protected` with a repeated and with first-seen tokens. */
   extraRoutes?: readonly ExtraRoute[]
@@ -143,6 +146,22 @@ export interface HttpSuite {
   name: string
   title: string
   servers: Record<string, ServerSpec>
+  /** How load and checks reach the servers; default wrk and `fetch` over HTTP/1.1. */
+  transport?: LoadTransport
+}
+
+/**
+ * A load generator in another process and a one-request check, for suites that do not speak
+ * HTTP/1.1 (gRPC). Cases keep the HTTP paths `/health` and `/protected`; the transport maps them.
+ */
+export interface LoadTransport {
+  /** Shown in the suite's header line, e.g. `wrk -t1 -c32`. */
+  describe: string
+  /** Throws with a clear message when the load generator is missing. */
+  require(): void
+  run(spec: LoadSpec): Promise<LoadResult>
+  /** One request's answer as an HTTP status (a gRPC status as its HTTP equivalent). */
+  status(url: string, headers: Record<string, string>): Promise<number>
 }
 
 /** A running server child. */
@@ -226,6 +245,18 @@ export interface LoadSpec {
    * `start` on; with `repeated`, every other request sends that token instead (the soak's mix).
    */
   pool?: { file: string; start: number; repeated?: string }
+}
+
+/** The default transport: wrk for load, `fetch` for the checks. */
+export const WRK_TRANSPORT: LoadTransport = {
+  describe: `wrk -t${WRK.threads} -c${WRK.connections}`,
+  require: requireWrk,
+  run: runWrk,
+  async status(url, headers) {
+    const response = await fetch(url, { headers })
+    await response.arrayBuffer()
+    return response.status
+  },
 }
 
 /** Runs wrk once (`-t1 -c32 --latency`) and parses its report. */
@@ -312,7 +343,10 @@ export function casesOf(suite: HttpSuite): HttpCase[] {
     const health: HttpCase = {
       id: `${server} /health`,
       server,
-      label: spec.bare ? `${spec.label}: /health (baseline)` : `${spec.label}: /health`,
+      label:
+        spec.bare && spec.baseline === undefined
+          ? `${spec.label}: /health (baseline)`
+          : `${spec.label}: /health`,
       path: '/health',
       credentials: undefined,
     }
@@ -380,7 +414,8 @@ export interface CaseFigures {
  * server's CPU time around each wrk run; prints the table and writes `.bench-results/<name>.json`.
  */
 export async function runHttpSuite(suite: HttpSuite): Promise<Record<string, CaseFigures>> {
-  requireWrk()
+  const transport = suite.transport ?? WRK_TRANSPORT
+  transport.require()
   if (POOL_SIZE <= SDK_TOKEN_CACHE_SIZE)
     console.warn(
       `BENCH_POOL_SIZE=${POOL_SIZE}: the SDK's cache holds them all; first-seen cases hit it`,
@@ -390,7 +425,7 @@ export async function runHttpSuite(suite: HttpSuite): Promise<Record<string, Cas
   const firstBare = Object.keys(suite.servers).find((s) => suite.servers[s]?.bare)
   if (firstBare === undefined) throw new Error(`${suite.name}: no bare server`)
   const baselineOf = (server: string) =>
-    suite.servers[server]?.bare ? server : (suite.servers[server]?.baseline ?? firstBare)
+    suite.servers[server]?.baseline ?? (suite.servers[server]?.bare ? server : firstBare)
   const servers: Record<string, ServerProcess> = {}
   try {
     for (const name of Object.keys(suite.servers))
@@ -405,7 +440,7 @@ export async function runHttpSuite(suite: HttpSuite): Promise<Record<string, Cas
         spec.pool = { file: tokens.poolFile, start: poolSent[c.id] ?? 0 }
       } else spec.headers = headersFor(c.credentials ?? 'repeated', tokens)
       const before = await server.stats()
-      const load = await runWrk(spec)
+      const load = await transport.run(spec)
       const after = await server.stats()
       if (load.errors > 0) throw new Error(`${c.id}: ${load.errors} errors or non-2xx answers`)
       // Continue the rotation where it stopped, past the requests in flight at the end.
@@ -419,7 +454,7 @@ export async function runHttpSuite(suite: HttpSuite): Promise<Record<string, Cas
 
     const { rounds, roundSeconds, warmupSeconds } = HTTP_RUN
     console.log(
-      `\n${suite.title}: ${cases.length} cases, wrk -t${WRK.threads} -c${WRK.connections}, ` +
+      `\n${suite.title}: ${cases.length} cases, ${transport.describe}, ` +
         `${rounds} interleaved rounds x ${roundSeconds} s after ${warmupSeconds} s warm-up`,
     )
     for (const c of cases) await measure(c, warmupSeconds)
@@ -454,7 +489,7 @@ export async function runHttpSuite(suite: HttpSuite): Promise<Record<string, Cas
       suite: suite.title,
       date: new Date().toISOString(),
       node: process.version,
-      wrk: WRK,
+      load: transport.describe,
       run: HTTP_RUN,
       cases: figures,
     })
@@ -526,11 +561,9 @@ export async function checkAnswers(
     ok: readonly number[] | 'ok',
     what: string,
   ) => {
-    const response = await fetch(url, { headers })
-    await response.arrayBuffer()
-    const good =
-      ok === 'ok' ? response.status >= 200 && response.status < 300 : ok.includes(response.status)
-    if (!good) throw new Error(`${c.id}: ${what}: HTTP ${response.status}`)
+    const status = await (suite.transport ?? WRK_TRANSPORT).status(url, headers)
+    const good = ok === 'ok' ? status >= 200 && status < 300 : ok.includes(status)
+    if (!good) throw new Error(`${c.id}: ${what}: HTTP ${status}`)
   }
   if (c.credentials === 'pool') {
     for (const token of tokens.poolSamples)
