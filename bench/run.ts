@@ -10,7 +10,7 @@ import { benchIam } from './fixtures.js'
 import { runHttpSuite } from './measure.js'
 import type { HttpSuite } from './measure.js'
 
-const HTTP_SUITES = ['express', 'fastify', 'hono', 'koa', 'nestjs'] as const
+const HTTP_SUITES = ['express', 'fastify', 'hono', 'koa', 'nestjs', 'fetch'] as const
 /** Suites under load that the in-process suite cannot drive (not an HTTP/1.1 `'request'` listener). */
 const OTHER_SUITES = ['grpc'] as const
 const SUITES = ['core', 'in-process', ...HTTP_SUITES, ...OTHER_SUITES] as const
