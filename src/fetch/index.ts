@@ -186,25 +186,45 @@ export function createIam(options: IamFetchOptions = {}): FetchIam {
   }
   // A tagged result: `instanceof Response` is not reliable where a server replaces the global
   // `Response` (as @hono/node-server does), and a Response must never pass for a context.
+  type Decision = { context: IamRequestContext | undefined } | { refusal: Response }
+  const decide = (
+    guard: RouteGuard<Request>,
+    request: Request,
+    params: RouteParams | undefined,
+    cors: () => CorsHeaders | undefined,
+  ): Decision | Promise<Decision> => {
+    const refuse = (error: unknown): Decision => ({ refusal: errorResponse(error, cors()) })
+    try {
+      const http = createHttpRequest({
+        method: request.method,
+        headers: (name) => request.headers.get(name),
+        host: () => request.headers.get('host') ?? URL.parse(request.url)?.host,
+        params,
+        path: () => URL.parse(request.url)?.pathname,
+      })
+      // At once when the answer is at hand (a token seen before): no promise to wait for.
+      const found = protection.decide(guard, http, request)
+      return found instanceof Promise
+        ? found.then((context) => ({ context }), refuse)
+        : { context: found }
+    } catch (error) {
+      return refuse(error)
+    }
+  }
   const authorize = async (
     guard: RouteGuard<Request>,
     request: Request,
     params: RouteParams | (() => RouteParams | Promise<RouteParams>) | undefined,
     cors: () => CorsHeaders | undefined,
-  ): Promise<{ context: IamRequestContext | undefined } | { refusal: Response }> => {
+  ): Promise<Decision> => {
+    if (typeof params !== 'function') return decide(guard, request, params, cors)
+    let given: RouteParams
     try {
-      const given = typeof params === 'function' ? await params() : params
-      const http = createHttpRequest({
-        method: request.method,
-        headers: (name) => request.headers.get(name),
-        host: () => request.headers.get('host') ?? URL.parse(request.url)?.host,
-        params: given,
-        path: () => URL.parse(request.url)?.pathname,
-      })
-      return { context: await protection.authorize(guard, http, request) }
+      given = await params()
     } catch (error) {
       return { refusal: errorResponse(error, cors()) }
     }
+    return decide(guard, request, given, cors)
   }
   const permissionRequired = (
     permission?: RequiredPermission | null,
@@ -243,8 +263,15 @@ export function createIam(options: IamFetchOptions = {}): FetchIam {
       return async (request: Request, ...args: unknown[]) => {
         const cors = corsOf(request, undefined, methods)
         if (cors !== undefined && request.method === 'OPTIONS') return preflightResponse(cors)
-        const found = params && (() => params(request, ...args))
-        const result = await authorize(guard, request, found, () => cors)
+        const decided = params
+          ? authorize(
+              guard,
+              request,
+              () => params(request, ...args),
+              () => cors,
+            )
+          : decide(guard, request, undefined, () => cors)
+        const result = decided instanceof Promise ? await decided : decided
         if (!('context' in result)) return result.refusal
         if (result.context !== undefined) {
           Object.defineProperty(request, 'iam', { value: result.context, configurable: true })
