@@ -1,6 +1,7 @@
 /**
  * Runs the benchmarks: `npm run bench` (every suite) or `npm run bench -- core fastify` (some).
- * The HTTP suites (one per framework) need wrk; `core` runs in process. `in-process` runs the
+ * The HTTP suites (one per framework) need wrk; `grpc` brings its own load generator
+ * (bench/grpc-load.ts); `core` runs in process. `in-process` runs the
  * framework suites without sockets (`npm run bench -- in-process hono` for one framework; see
  * bench/in-process.ts). Every figure is a median of interleaved rounds, compared with baselines
  * measured in the same run, because the machines are shared and absolute times are noise. The
