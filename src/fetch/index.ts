@@ -187,14 +187,17 @@ export function createIam(options: IamFetchOptions = {}): FetchIam {
   // A tagged result: `instanceof Response` is not reliable where a server replaces the global
   // `Response` (as @hono/node-server does), and a Response must never pass for a context.
   type Decision = { context: IamRequestContext | undefined } | { refusal: Response }
-  const decide = (
+  const authorize = (
     guard: RouteGuard<Request>,
     request: Request,
-    params: RouteParams | undefined,
+    params: RouteParams | (() => RouteParams | Promise<RouteParams>) | undefined,
     cors: () => CorsHeaders | undefined,
   ): Decision | Promise<Decision> => {
     const refuse = (error: unknown): Decision => ({ refusal: errorResponse(error, cors()) })
     try {
+      if (typeof params === 'function') {
+        return Promise.resolve(params()).then((p) => authorize(guard, request, p, cors), refuse)
+      }
       const http = createHttpRequest({
         method: request.method,
         headers: (name) => request.headers.get(name),
@@ -210,21 +213,6 @@ export function createIam(options: IamFetchOptions = {}): FetchIam {
     } catch (error) {
       return refuse(error)
     }
-  }
-  const authorize = async (
-    guard: RouteGuard<Request>,
-    request: Request,
-    params: RouteParams | (() => RouteParams | Promise<RouteParams>) | undefined,
-    cors: () => CorsHeaders | undefined,
-  ): Promise<Decision> => {
-    if (typeof params !== 'function') return decide(guard, request, params, cors)
-    let given: RouteParams
-    try {
-      given = await params()
-    } catch (error) {
-      return { refusal: errorResponse(error, cors()) }
-    }
-    return decide(guard, request, given, cors)
   }
   const permissionRequired = (
     permission?: RequiredPermission | null,
@@ -263,14 +251,8 @@ export function createIam(options: IamFetchOptions = {}): FetchIam {
       return async (request: Request, ...args: unknown[]) => {
         const cors = corsOf(request, undefined, methods)
         if (cors !== undefined && request.method === 'OPTIONS') return preflightResponse(cors)
-        const decided = params
-          ? authorize(
-              guard,
-              request,
-              () => params(request, ...args),
-              () => cors,
-            )
-          : decide(guard, request, undefined, () => cors)
+        const found = params && (() => params(request, ...args))
+        const decided = authorize(guard, request, found, () => cors)
         const result = decided instanceof Promise ? await decided : decided
         if (!('context' in result)) return result.refusal
         if (result.context !== undefined) {

@@ -303,8 +303,7 @@ export class IamGrpc {
     if (entry === 'public') return new ServerInterceptingCall(call)
     const readsMessage = !method.requestStream
     const held: (() => void)[] = []
-    let metadata = new Metadata()
-    let passMetadata = (_: Metadata): void => {}
+    let [metadata, passMetadata] = [new Metadata(), (_: Metadata): void => {}]
     let [deciding, sawMessage, allowed, ended] = [false, false, false, false]
     const end = (error: unknown, answer = toGrpcStatus(error)) => {
       ended = true
