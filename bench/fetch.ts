@@ -4,7 +4,9 @@
  * Node by `@hono/node-server` with no router (a `switch` on the path), each server in its own
  * process:
  *
- * - `bare`: the handlers alone (the baseline), and `/noop` behind a no-op wrapper (the control).
+ * - `bare`: the handlers alone (the baseline); controls: `/noop` behind a no-op wrapper, and
+ *   `/header` behind one that reads the `Authorization` header (what the server's lazy web
+ *   `Headers` costs any handler that reads a header, the SDK and jose included).
  * - `sdk`: `createIam(options)` from `iam-node-sdk/fetch`, `/protected` as
  *   `iam.protect(handler, permission, resources)`.
  * - `jose`: jose's `createRemoteJWKSet` + `jwtVerify` (`issuer`, `audience`) in a wrapper, then
@@ -45,13 +47,21 @@ export const suite: HttpSuite = {
     bare: {
       label: 'web handlers',
       bare: true,
-      controlRoutes: [{ path: '/noop', label: 'a no-op wrapper (control)' }],
+      controlRoutes: [
+        { path: '/noop', label: 'a no-op wrapper (control)' },
+        { path: '/header', label: 'a wrapper reading Authorization (control)' },
+      ],
       start: () => {
         const wrap =
           (handler: WebHandler): WebHandler =>
           async (request) =>
             handler(request)
-        return serveFetch({ '/noop': wrap(ok) })
+        // What reading one header costs: @hono/node-server builds the web `Headers` on first use.
+        const readsHeader: WebHandler = async (request) =>
+          request.headers.get('authorization') === null
+            ? new Response('', { status: 401 })
+            : ok(request)
+        return serveFetch({ '/noop': wrap(ok), '/header': readsHeader })
       },
     },
     sdk: {

@@ -256,7 +256,7 @@ export function createIam(options: IamFetchOptions = {}): FetchIam {
         const result = decided instanceof Promise ? await decided : decided
         if (!('context' in result)) return result.refusal
         if (result.context !== undefined) {
-          Object.defineProperty(request, 'iam', { value: result.context, configurable: true })
+          ;(request as { iam?: IamRequestContext }).iam = result.context
         }
         return withCors(await handler(request as IamRequest, ...args), cors, false)
       }
