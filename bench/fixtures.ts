@@ -11,7 +11,7 @@
 import { createVerify, type KeyObject } from 'node:crypto'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 
 import type { Emulator } from 'iam-node-sdk/emulator'
@@ -133,7 +133,8 @@ async function start(): Promise<BenchIam> {
   const pool = await Promise.all(Array.from({ length: POOL_SIZE }, () => mint()))
   if (new Set(pool).size !== pool.length) throw new Error('the token pool has duplicates')
   mkdirSync('.bench-results', { recursive: true })
-  const poolFile = join(process.cwd(), '.bench-results', 'token-pool.txt')
+  // One file per run: two runs in one checkout must not send each other's tokens.
+  const poolFile = join(process.cwd(), '.bench-results', `token-pool-${process.pid}.txt`)
   writeFileSync(poolFile, pool.join('\n') + '\n')
 
   return {
@@ -141,6 +142,7 @@ async function start(): Promise<BenchIam> {
     context,
     tokens: { ...tokens, poolFile, poolSamples: [pool[0] as string, pool.at(-1) as string] },
     async close() {
+      rmSync(poolFile, { force: true })
       await new Promise<void>((resolve) => jwksServer.close(() => resolve()))
       await emulator.close()
     },

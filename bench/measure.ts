@@ -168,7 +168,9 @@ export interface LoadTransport {
 export interface ServerProcess {
   readonly url: string
   /** The child's CPU time so far (user + system, every thread), in µs; after a GC if asked. */
-  stats(options?: { gc?: boolean }): Promise<{ cpuUs: number; heapUsed: number; rss: number }>
+  stats(options?: {
+    gc?: boolean
+  }): Promise<{ cpuUs: number; heapUsed: number; codeBytes: number; rss: number }>
   /** Writes a heap snapshot of the child to `file` (to look for what a soak's heap holds). */
   snapshot(file: string): Promise<string>
   close(): void

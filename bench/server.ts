@@ -4,7 +4,7 @@
  * runner's requests for its CPU time (and heap, after a GC when `--expose-gc` is on) over IPC.
  * It exits when the runner goes away.
  */
-import { getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8'
+import { getHeapCodeStatistics, getHeapSpaceStatistics, writeHeapSnapshot } from 'node:v8'
 
 import type { ServerContext } from './fixtures.js'
 import type { HttpSuite } from './measure.js'
@@ -46,9 +46,12 @@ async function start({ suite, server, context }: StartMessage): Promise<string> 
     const spaces = Object.fromEntries(
       getHeapSpaceStatistics().map((space) => [space.space_name, space.space_used_size]),
     )
+    const code = getHeapCodeStatistics()
     process.send?.({
       cpuUs: cpu.user + cpu.system,
       heapUsed: memory.heapUsed,
+      // Compiled code and bytecode, part of heapUsed: V8 adds to it as functions tier up.
+      codeBytes: code.code_and_metadata_size + code.bytecode_and_metadata_size,
       rss: memory.rss,
       spaces,
     })
