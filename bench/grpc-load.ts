@@ -11,7 +11,7 @@
  * Run: `node --import tsx bench/grpc-load.ts '<LoadJob as JSON>'`.
  */
 import { readFileSync } from 'node:fs'
-import { connect } from 'node:http2'
+import { connect, constants } from 'node:http2'
 import type { ClientHttp2Session, IncomingHttpHeaders } from 'node:http2'
 import { fileURLToPath } from 'node:url'
 
@@ -68,6 +68,8 @@ export function unaryCall(
       te: 'trailers',
       ...headers,
     })
+    // As wrk's --timeout: a call unanswered for 10 s ends as an error instead of hanging the run.
+    stream.setTimeout(10_000, () => stream.close(constants.NGHTTP2_CANCEL))
     stream.on('response', read)
     stream.on('trailers', read)
     stream.on('data', () => {})
@@ -81,7 +83,11 @@ export function unaryCall(
 export function openSession(origin: string): Promise<ClientHttp2Session> {
   return new Promise((resolve, reject) => {
     const session = connect(origin)
-    session.once('connect', () => resolve(session))
+    session.once('connect', () => {
+      // Later session errors reach the calls in flight, which count them.
+      session.on('error', () => {})
+      resolve(session)
+    })
     session.once('error', reject)
   })
 }
