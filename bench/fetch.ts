@@ -1,7 +1,7 @@
 /**
  * Fetch-standard suite (`npm run bench -- fetch`): the SDK's `protect` wrapper around a web
  * handler (`(request: Request) => Response`, as in Next.js route handlers, Bun or Deno), served on
- * Node by `@hono/node-server` with no router (a `switch` on the path), each server in its own
+ * Node by `@hono/node-server` with no router (a table of handlers by path), each server in its own
  * process:
  *
  * - `bare`: the handlers alone (the baseline); controls: `/noop` behind a no-op wrapper, and
@@ -14,7 +14,7 @@
  */
 import { AUDIENCE, grantsBenchPermission, PERMISSION, resources, sdkOptions } from './fixtures.js'
 import type { ServerContext } from './fixtures.js'
-import { originOf } from './measure.js'
+import { serveFetchHandler } from './measure.js'
 import type { HttpSuite } from './measure.js'
 
 type WebHandler = (request: Request) => Response | Promise<Response>
@@ -23,7 +23,6 @@ const ok: WebHandler = () => new Response('ok')
 
 /** Serves `/health`, and `/protected` and `/noop` when given, on @hono/node-server. */
 async function serveFetch(routes: Record<string, WebHandler> = {}): Promise<string> {
-  const { serve } = await import('@hono/node-server')
   const notFound = new Response('not found', { status: 404 })
   const handlers: Record<string, WebHandler> = { '/health': ok, ...routes }
   const fetch = (request: Request) => {
@@ -34,10 +33,7 @@ async function serveFetch(routes: Record<string, WebHandler> = {}): Promise<stri
     const handler = handlers[url.slice(start, query === -1 ? undefined : query)]
     return handler ? handler(request) : notFound.clone()
   }
-  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
-    const s = serve({ fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s))
-  })
-  return originOf(server as import('node:http').Server)
+  return serveFetchHandler(fetch)
 }
 
 export const suite: HttpSuite = {

@@ -12,7 +12,7 @@
  */
 import { AUDIENCE, grantsBenchPermission, PERMISSION, resources, sdkOptions } from './fixtures.js'
 import type { ServerContext } from './fixtures.js'
-import { originOf } from './measure.js'
+import { serveFetchHandler } from './measure.js'
 import type { HttpSuite } from './measure.js'
 
 type HonoApp = import('hono').Hono
@@ -20,16 +20,12 @@ type HonoApp = import('hono').Hono
 /** A Hono app on @hono/node-server with `/health`; `protect` adds the protected route. */
 async function serveHono(protect?: (app: HonoApp) => Promise<void>): Promise<string> {
   const { Hono } = await import('hono')
-  const { serve } = await import('@hono/node-server')
   const app = new Hono()
   await protect?.(app)
   app.get('/health', (c) => c.text('ok'))
   app.get('/protected', (c) => c.text('ok'))
   app.get('/noop', (c) => c.text('ok'))
-  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
-    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s))
-  })
-  return originOf(server as import('node:http').Server)
+  return serveFetchHandler(app.fetch)
 }
 
 /** Where hono/jwk puts the verified payload (`c.var.jwtPayload`, untyped on a plain app). */

@@ -97,6 +97,17 @@ export function originOf(server: import('node:http').Server): string {
   return origin
 }
 
+/** Serves a web `fetch` handler with `@hono/node-server` on 127.0.0.1; its origin. */
+export async function serveFetchHandler(
+  fetch: (request: Request) => Response | Promise<Response>,
+): Promise<string> {
+  const { serve } = await import('@hono/node-server')
+  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+    const s = serve({ fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s))
+  })
+  return originOf(server as import('node:http').Server)
+}
+
 /** A server of an HTTP suite, started in its own child process by `bench/server.ts`. */
 export interface ServerSpec {
   /** Shown in the table: the library and how it is set up. */
