@@ -123,8 +123,6 @@ const matched = new WeakMap<object, RouteCors | undefined>()
 export class IamService implements OnModuleInit, OnApplicationBootstrap, OnApplicationShutdown {
   /** @internal The kit's protection. */
   readonly protection: HttpProtection
-  /** @internal Whether {@link IamModule} installed the CORS middleware (which reads `matched`). */
-  corsMiddleware = false
 
   /** @internal Built by {@link IamModule}; a `TypeError` names a bad option. */
   constructor(
@@ -225,8 +223,8 @@ export class IamGuard implements CanActivate {
     if (!http && route !== 'public') throw new IamError('ERR_IAM_INTERNAL', 'not an HTTP route')
     if (!http) return true
     const req = context.switchToHttp().getRequest<IamHttpRequest>()
-    // Only the CORS middleware reads it: without one, no WeakMap entry per request.
-    if (this.iam.corsMiddleware) matched.set(req.raw ?? req, cors)
+    // Read by the CORS middleware only, and only for a route's policy or the app-wide one.
+    if (cors !== undefined || this.iam.protection.options.cors) matched.set(req.raw ?? req, cors)
     // A route with its CORS answers its preflight without authentication (as `corsOptions`).
     if (route === 'public' || (cors?.preflight === true && req.method === 'OPTIONS')) return true
     // Synchronous when the answer is at hand: Nest then skips a promise per request.
@@ -331,7 +329,6 @@ export class IamModule implements NestModule {
    */
   configure(consumer: MiddlewareConsumer): void {
     if (this.iam.protection.options.cors === undefined && !routeCors.declared) return
-    this.iam.corsMiddleware = true
     consumer.apply(this.iam.cors.bind(this.iam)).forRoutes('*')
   }
 }
