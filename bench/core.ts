@@ -11,7 +11,10 @@
  *   cache (synchronous), jose's `jwtVerify`, and the floor, a bare `crypto` Verify of the same
  *   tokens (RS256-2048: the signing input and the decoded signature, nothing else);
  * - `validatePermission`: a permission carried in the token's claims, and one granted by a
- *   namespace role whose permissions the client already fetched.
+ *   namespace role whose permissions the client already fetched;
+ * - a decision of the adapter kit on a token seen before (`HttpProtection.authorizeSync`, what
+ *   every adapter runs per request), without and with an OpenTelemetry `MeterProvider`: the
+ *   decisions counter must cost the request nothing measurable.
  *
  * Every verifier checks the signature, `exp` and `iss`; the SDK also `nbf`, the revocation list
  * (tokens and users) and the claims' shape.
@@ -22,6 +25,8 @@ import { readFileSync } from 'node:fs'
 import { createVerifier } from 'fast-jwt'
 import { importJWK, jwtVerify } from 'jose'
 import { IamClient } from 'iam-node-sdk'
+import { HttpProtection, createHttpRequest, createRouteGuard } from 'iam-node-sdk/http'
+import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics'
 
 import { benchIam, PERMISSION, resources, sdkOptions, verifySignatureOnly } from './fixtures.js'
 import { formatOps, interleavedSamples, median, pairedMedian, writeResults } from './measure.js'
@@ -33,6 +38,15 @@ const ROUND_MS = Number(process.env.BENCH_CORE_ROUND_MS ?? 200)
 /** The adapters' path: `validateClaimsSync`, no promise (the async row awaits one per call). */
 const SDK_SYNC = 'first-seen: iam-node-sdk, validateClaimsSync'
 
+const DECISION = 'decision (adapter kit), repeated token'
+const DECISION_METRICS = 'decision, with a MeterProvider'
+
+/** A metric reader that nothing collects: the instruments are live, no export runs. */
+class IdleReader extends MetricReader {
+  protected async onForceFlush(): Promise<void> {}
+  protected async onShutdown(): Promise<void> {}
+}
+
 /** Runs the suite and prints the table; returns µs per operation by case. */
 export async function benchCore(): Promise<Record<string, number>> {
   const { context, tokens } = await benchIam()
@@ -40,6 +54,14 @@ export async function benchCore(): Promise<Record<string, number>> {
   // Its own client for the synchronous row: one client would see each pool token twice (once per
   // row) and cache it the second time.
   const syncClient = new IamClient(sdkOptions(context))
+  // The adapter kit's decision, without and with metrics (a reader that nothing collects).
+  const meterProvider = new MeterProvider({ readers: [new IdleReader()] })
+  const protections = [undefined, meterProvider].map((provider) =>
+    HttpProtection.create({
+      options: { ...sdkOptions(context), ...(provider && { meterProvider: provider }) },
+      env: {},
+    }),
+  )
   try {
     for (const c of [client, syncClient]) {
       await c.clientTokenGrant()
@@ -71,6 +93,17 @@ export async function benchCore(): Promise<Record<string, number>> {
       throw new Error('claim permission denied')
     if (!(await client.validatePermission(roleClaims, PERMISSION, where)))
       throw new Error('role permission denied')
+    const guard = createRouteGuard(PERMISSION, where)
+    const headers = { authorization: `Bearer ${tokens.repeated}` }
+    const decide = (protection: HttpProtection) => () => {
+      const request = createHttpRequest({ method: 'GET', headers })
+      if (typeof protection.authorizeSync(guard, request) !== 'object')
+        throw new Error('the decision was not at hand')
+    }
+    for (const protection of protections) {
+      await protection.ready
+      decide(protection)()
+    }
 
     const next = (() => {
       const counters = new Map<string, number>()
@@ -95,6 +128,8 @@ export async function benchCore(): Promise<Record<string, number>> {
         'validatePermission: claim': () => client.validatePermission(claims, PERMISSION, where),
         'validatePermission: cached role': () =>
           client.validatePermission(roleClaims, PERMISSION, where),
+        [DECISION]: decide(protections[0] as HttpProtection),
+        [DECISION_METRICS]: decide(protections[1] as HttpProtection),
       },
       { rounds: ROUNDS, roundMs: ROUND_MS },
     )
@@ -110,7 +145,8 @@ export async function benchCore(): Promise<Record<string, number>> {
     const FLOOR = 'first-seen: RS256 verify alone (floor)'
     const SDK = 'first-seen: iam-node-sdk'
     const FAST_JWT = 'first-seen: fast-jwt, no cache'
-    const plus = (value: number) => `${value >= 0 ? '+' : '−'}${Math.abs(value).toFixed(1)}`
+    const plus = (value: number, digits = 1) =>
+      `${value >= 0 ? '+' : '−'}${Math.abs(value).toFixed(digits)}`
     const notes: Record<string, string> = {
       'repeated token: iam-node-sdk': `${(get('repeated token: jose jwtVerify') / get('repeated token: iam-node-sdk')).toFixed(0)}x jose`,
       [FAST_JWT]: `floor ${plus(minus(FAST_JWT, FLOOR))} µs`,
@@ -118,6 +154,7 @@ export async function benchCore(): Promise<Record<string, number>> {
       [SDK_SYNC]: `floor ${plus(minus(SDK_SYNC, FLOOR))} µs; fast-jwt ${plus(minus(SDK_SYNC, FAST_JWT))} µs`,
       'first-seen: jose jwtVerify': `floor ${plus(minus('first-seen: jose jwtVerify', FLOOR))} µs`,
       'validatePermission: claim': 'target >= 2 M/s',
+      [DECISION_METRICS]: `${plus(minus(DECISION_METRICS, DECISION), 2)} µs`,
     }
     console.log(
       `\nCore hot path, in process: ${ROUNDS} interleaved rounds x ${ROUND_MS} ms, medians ` +
@@ -143,10 +180,13 @@ export async function benchCore(): Promise<Record<string, number>> {
       firstSeenSyncMinusFloor: minus(SDK_SYNC, FLOOR),
       firstSeenSyncMinusFastJwt: minus(SDK_SYNC, FAST_JWT),
       fastJwtMinusFloor: minus(FAST_JWT, FLOOR),
+      decisionMetricsMinusNone: minus(DECISION_METRICS, DECISION),
     })
     return us
   } finally {
     await client.close()
     await syncClient.close()
+    for (const protection of protections) await protection.close()
+    await meterProvider.shutdown()
   }
 }
