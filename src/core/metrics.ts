@@ -7,16 +7,17 @@
  * | instrument | kind, unit | attributes |
  * |---|---|---|
  * | `iam.decisions` | counter (asynchronous), `{decision}` | `iam.decision.outcome` (`allowed`, `refused`, `error`), `error.type` (the `ERR_IAM_*` code) |
- * | `iam.cache.lookups` | counter, `{lookup}` | `iam.cache.name`, `iam.cache.result` (`hit`, `miss`, `stale`, `shared`) |
+ * | `iam.cache.lookups` | counter (asynchronous), `{lookup}` | `iam.cache.name`, `iam.cache.result` (`hit`, `miss`, `stale`, `shared`) |
  * | `http.client.request.duration` | histogram, `s` | `iam.endpoint`, `http.request.method`, `http.response.status_code`, `server.address`, `server.port`, `error.type` |
  * | `iam.resource.age` | gauge, `s` | `iam.resource` (`client_token`, `jwks`, `revocation_list`) |
  */
 import { metrics, ValueType } from '@opentelemetry/api'
 import type {
   Attributes,
-  Counter,
   Histogram,
+  Meter,
   MeterProvider,
+  MetricOptions,
   ObservableGauge,
 } from '@opentelemetry/api'
 
@@ -51,83 +52,95 @@ function meterOf(provider: MeterProvider | undefined) {
   return (provider ?? metrics).getMeter('iam-node-sdk', SDK_VERSION)
 }
 
-/** Decisions of the protected applications on one meter, counted in process. */
-interface DecisionTally {
-  allowed: number
-  readonly refusals: Map<string, { readonly attributes: Attributes; count: number }>
+/** One attribute set's count; incrementing `count` is the whole cost of counting. */
+interface CountCell {
+  readonly attributes: Attributes
+  count: number
 }
 
-/** One tally, and one `iam.decisions` instrument, per meter: protections on it add up. */
-const decisionTallies = new WeakMap<object, DecisionTally>()
+/**
+ * A counter kept in process and read at each collection (an asynchronous counter). A synchronous
+ * counter's `add` cost about 0.6 µs a decision in the OpenTelemetry SDK (it looks the attributes
+ * up on every call), more than the rest of a decision on a token seen before (bench/core.ts); an
+ * increment costs nothing measurable. Readers see the same monotonic sum, cumulative or delta.
+ */
+class InProcessCounter {
+  readonly #cells = new Map<string, CountCell>()
 
-function decisionTallyOf(provider: MeterProvider | undefined): DecisionTally {
-  const meter = meterOf(provider)
-  const known = decisionTallies.get(meter)
-  if (known !== undefined) return known
-  const tally: DecisionTally = { allowed: 0, refusals: new Map() }
-  meter
-    .createObservableCounter(METRIC_NAMES.decisions, {
-      description: 'Decisions on protected requests, by outcome and error code.',
-      unit: '{decision}',
-      valueType: ValueType.INT,
+  constructor(meter: Meter, name: string, options: MetricOptions) {
+    meter.createObservableCounter(name, options).addCallback((result) => {
+      for (const { attributes, count } of this.#cells.values()) {
+        if (count > 0) result.observe(count, attributes)
+      }
     })
-    .addCallback((result) => {
-      if (tally.allowed > 0) result.observe(tally.allowed, ALLOWED)
-      for (const { attributes, count } of tally.refusals.values()) result.observe(count, attributes)
-    })
-  decisionTallies.set(meter, tally)
-  return tally
+  }
+
+  /** The cell of one attribute set, by a key naming it (built on first use); keep it. */
+  cell(key: string, attributes: () => Attributes): CountCell {
+    let cell = this.#cells.get(key)
+    if (cell === undefined) this.#cells.set(key, (cell = { attributes: attributes(), count: 0 }))
+    return cell
+  }
+}
+
+/** One counter per meter and name: every client and protection on one meter adds to it. */
+const inProcessCounters = new WeakMap<Meter, Map<string, InProcessCounter>>()
+
+function inProcessCounter(meter: Meter, name: string, options: MetricOptions): InProcessCounter {
+  let byName = inProcessCounters.get(meter)
+  if (byName === undefined) inProcessCounters.set(meter, (byName = new Map()))
+  let counter = byName.get(name)
+  if (counter === undefined)
+    byName.set(name, (counter = new InProcessCounter(meter, name, options)))
+  return counter
 }
 
 /**
  * The decisions counter of protected applications (the adapter kit counts, the client does not
- * see requests). An asynchronous counter over totals kept in process: a synchronous counter's
- * `add` cost about 0.6 µs a decision in the OpenTelemetry SDK (it looks the attributes up per
- * call), more than the rest of a decision on a token seen before (bench/core.ts); an increment
- * costs nothing measurable, and each collection reads the totals.
+ * see requests), in process (see {@link InProcessCounter}).
  */
 export class DecisionMetrics {
-  readonly #tally: DecisionTally
+  readonly #counter: InProcessCounter
+  readonly #allowed: CountCell
 
   constructor(provider: MeterProvider | undefined) {
-    this.#tally = decisionTallyOf(provider)
+    this.#counter = inProcessCounter(meterOf(provider), METRIC_NAMES.decisions, {
+      description: 'Decisions on protected requests, by outcome and error code.',
+      unit: '{decision}',
+      valueType: ValueType.INT,
+    })
+    this.#allowed = this.#counter.cell('allowed:', () => ALLOWED)
   }
 
   /** Counts one decision on a protected request. */
   record(outcome: DecisionOutcome, code?: IamErrorCode): void {
-    const tally = this.#tally
     if (outcome === 'allowed') {
-      tally.allowed++
+      this.#allowed.count++
       return
     }
-    const key = `${outcome}:${code ?? ''}`
-    let refusal = tally.refusals.get(key)
-    if (refusal === undefined) {
-      const attributes = Object.freeze({
+    const attributes = () =>
+      Object.freeze({
         'iam.decision.outcome': outcome,
         ...(code === undefined ? {} : { 'error.type': code }),
       })
-      tally.refusals.set(key, (refusal = { attributes, count: 0 }))
-    }
-    refusal.count++
+    this.#counter.cell(`${outcome}:${code ?? ''}`, attributes).count++
   }
 }
 
 /** The instruments of one client. Attribute objects of the hot path are built once and reused. */
 export class IamMetrics {
-  readonly #lookups: Counter
+  readonly #lookups: InProcessCounter
   readonly #duration: Histogram
   readonly #age: ObservableGauge
   readonly #ages: () => Iterable<readonly [ResourceName, number | undefined]>
   readonly #observe: Parameters<ObservableGauge['addCallback']>[0]
-  readonly #lookupAttributes = new Map<string, Attributes>()
 
   constructor(
     provider: MeterProvider | undefined,
     ages: () => Iterable<readonly [ResourceName, number | undefined]>,
   ) {
     const meter = meterOf(provider)
-    this.#lookups = meter.createCounter(METRIC_NAMES.cacheLookups, {
+    this.#lookups = inProcessCounter(meter, METRIC_NAMES.cacheLookups, {
       description: 'Lookups in the caches of IAM answers, by cache and result.',
       unit: '{lookup}',
       valueType: ValueType.INT,
@@ -152,14 +165,15 @@ export class IamMetrics {
 
   /** A counter of lookups for one cache (to give to the cache as its `onLookup`). */
   cacheLookups(cache: CacheName): (outcome: CacheLookupOutcome) => void {
+    const cells = new Map<CacheLookupOutcome, CountCell>()
     return (outcome) => {
-      const key = `${cache}:${outcome}`
-      let attributes = this.#lookupAttributes.get(key)
-      if (attributes === undefined) {
-        attributes = Object.freeze({ 'iam.cache.name': cache, 'iam.cache.result': outcome })
-        this.#lookupAttributes.set(key, attributes)
+      let cell = cells.get(outcome)
+      if (cell === undefined) {
+        const attributes = () =>
+          Object.freeze({ 'iam.cache.name': cache, 'iam.cache.result': outcome })
+        cells.set(outcome, (cell = this.#lookups.cell(`${cache}:${outcome}`, attributes)))
       }
-      this.#lookups.add(1, attributes)
+      cell.count++
     }
   }
 

@@ -1,7 +1,8 @@
 /**
- * The `iam.decisions` counter: totals kept in process and reported at each collection, so that
- * a decision makes no call into the OpenTelemetry SDK; what a reader sees is a monotonic sum by
- * outcome and code, with every protection on one meter counted together.
+ * The counters of the hot path (`iam.decisions`, `iam.cache.lookups`): totals kept in process
+ * and reported at each collection, so that a decision or a lookup makes no call into the
+ * OpenTelemetry SDK; what a reader sees is a monotonic sum by attributes, with every protection
+ * (or client) on one meter counted together.
  */
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
@@ -10,7 +11,7 @@ import { AggregationTemporality, MeterProvider, MetricReader } from '@openteleme
 import type { DataPoint, MetricData } from '@opentelemetry/sdk-metrics'
 import type { Meter, MeterProvider as ApiMeterProvider } from '@opentelemetry/api'
 
-import { DecisionMetrics, METRIC_NAMES } from '../../src/core/metrics.js'
+import { DecisionMetrics, IamMetrics, METRIC_NAMES } from '../../src/core/metrics.js'
 
 class InMemoryReader extends MetricReader {
   constructor(temporality = AggregationTemporality.CUMULATIVE) {
@@ -80,34 +81,8 @@ describe('iam.decisions', () => {
     assert.equal(valueOf(await otherReader.decisions(), 'allowed'), 1)
   })
 
-  it('a decision makes no call into the metrics SDK (the totals are read at collection)', async () => {
-    // Every instrument the SDK asks for is wrapped, so that each call it makes on one is seen.
-    const calls: string[] = []
-    const real = new MeterProvider({ readers: [new InMemoryReader()] })
-    const watch = <T extends object>(target: T, name: string): T =>
-      new Proxy(target, {
-        get(object, key, receiver) {
-          const value = Reflect.get(object, key, receiver) as unknown
-          if (typeof value !== 'function') return value
-          return (...args: unknown[]) => {
-            calls.push(`${name}.${String(key)}`)
-            return (value as (...a: unknown[]) => unknown).apply(object, args)
-          }
-        },
-      })
-    const provider: ApiMeterProvider = {
-      getMeter: (...args: Parameters<ApiMeterProvider['getMeter']>) => {
-        const meter = real.getMeter(...args)
-        return new Proxy(meter, {
-          get(object, key, receiver) {
-            const value = Reflect.get(object, key, receiver) as unknown
-            if (typeof value !== 'function') return value
-            return (...a: unknown[]) =>
-              watch((value as (...x: unknown[]) => object).apply(object, a), String(key))
-          },
-        }) as Meter
-      },
-    }
+  it('a decision makes no call into the metrics SDK (the totals are read at collection)', () => {
+    const { provider, calls } = watchedProvider()
     const decisions = new DecisionMetrics(provider)
     const setUp = calls.length
     for (let i = 0; i < 100; i++) decisions.record('allowed')
@@ -116,3 +91,58 @@ describe('iam.decisions', () => {
     assert.deepEqual(calls.slice(setUp), [])
   })
 })
+
+describe('iam.cache.lookups', () => {
+  it('a lookup makes no call into the metrics SDK, and each collection reads the counts', async () => {
+    const { provider, calls, reader } = watchedProvider()
+    const lookups = new IamMetrics(provider, () => []).cacheLookups('roles')
+    const setUp = calls.length
+    for (let i = 0; i < 5; i++) lookups('hit')
+    lookups('miss')
+    assert.deepEqual(calls.slice(setUp), [])
+    const { resourceMetrics } = await reader.collect()
+    const metric = resourceMetrics.scopeMetrics
+      .flatMap((scope) => scope.metrics)
+      .find((m) => m.descriptor.name === METRIC_NAMES.cacheLookups)
+    const count = (result: string) =>
+      (metric?.dataPoints as DataPoint<number>[] | undefined)?.find(
+        (p) =>
+          p.attributes['iam.cache.name'] === 'roles' && p.attributes['iam.cache.result'] === result,
+      )?.value
+    assert.equal(count('hit'), 5)
+    assert.equal(count('miss'), 1)
+  })
+})
+
+/**
+ * A real MeterProvider whose meters and instruments are wrapped, so that every call the SDK
+ * makes on one of them is listed in `calls`.
+ */
+function watchedProvider(): {
+  provider: ApiMeterProvider
+  calls: string[]
+  reader: InMemoryReader
+} {
+  const calls: string[] = []
+  const reader = new InMemoryReader()
+  const real = new MeterProvider({ readers: [reader] })
+  const watch = <T extends object>(target: T, name: string, wrapResults: boolean): T =>
+    new Proxy(target, {
+      get(object, key, receiver) {
+        const value = Reflect.get(object, key, receiver) as unknown
+        if (typeof value !== 'function') return value
+        return (...args: unknown[]) => {
+          calls.push(`${name}.${String(key)}`)
+          const result = (value as (...a: unknown[]) => unknown).apply(object, args)
+          return wrapResults && typeof result === 'object' && result !== null
+            ? watch(result, String(key), false)
+            : result
+        }
+      },
+    })
+  const provider: ApiMeterProvider = {
+    getMeter: (...args: Parameters<ApiMeterProvider['getMeter']>) =>
+      watch(real.getMeter(...args), 'meter', true) as Meter,
+  }
+  return { provider, calls, reader }
+}
