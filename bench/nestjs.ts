@@ -5,7 +5,8 @@
  * passport-jwt and jwks-rsa, whose cost is that of the Express peers plus Passport's; compare
  * those on the Express suite.
  *
- * - `bareExpress`, `bareFastify`: a Nest controller with `GET /health` (the baselines).
+ * - `bareExpress`, `bareFastify`: a Nest controller with `GET /health` (the baselines); control:
+ *   `GET /noop` behind a guard that allows everything (what one guard costs Nest itself).
  * - `sdkExpress`, `sdkFastify`: the same app importing `IamModule.forRoot(options)`, `/health`
  *   marked `@Public()`, `GET /protected` with `@PermissionRequired(...)` (header token).
  */
@@ -22,7 +23,7 @@ type Platform = 'express' | 'fastify'
  */
 async function serveNest(platform: Platform, context?: ServerContext): Promise<string> {
   await import('reflect-metadata')
-  const { Controller, Get, Module } = await import('@nestjs/common')
+  const { Controller, Get, Module, UseGuards } = await import('@nestjs/common')
   const { NestFactory } = await import('@nestjs/core')
   const { ExpressAdapter } = await import('@nestjs/platform-express')
   const { FastifyAdapter } = await import('@nestjs/platform-fastify')
@@ -35,8 +36,16 @@ async function serveNest(platform: Platform, context?: ServerContext): Promise<s
     protected() {
       return 'ok'
     }
+    noop() {
+      return 'ok'
+    }
   }
-  const route = (name: 'health' | 'protected', decorators: MethodDecorator[]) => {
+  class AllowAll {
+    canActivate() {
+      return true
+    }
+  }
+  const route = (name: 'health' | 'protected' | 'noop', decorators: MethodDecorator[]) => {
     const proto = BenchController.prototype
     const descriptor = Object.getOwnPropertyDescriptor(proto, name) as PropertyDescriptor
     for (const decorate of decorators) decorate(proto, name, descriptor)
@@ -44,6 +53,7 @@ async function serveNest(platform: Platform, context?: ServerContext): Promise<s
   route('health', [Get('health'), ...(sdk ? [sdk.Public()] : [])])
   if (sdk && context)
     route('protected', [Get('protected'), sdk.PermissionRequired(PERMISSION, resources(context))])
+  else route('noop', [Get('noop'), UseGuards(AllowAll)])
   Controller()(BenchController)
 
   class AppModule {}
@@ -57,20 +67,32 @@ async function serveNest(platform: Platform, context?: ServerContext): Promise<s
   return originOf(app.getHttpServer() as import('node:http').Server)
 }
 
+const NOOP_GUARD = { path: '/noop', label: 'a guard that allows all (control)' }
+
 const noAudience = { audience: 'IAM access tokens are not audience-bound; the SDK checks none' }
 
 export const suite: HttpSuite = {
   name: 'nestjs',
   title: 'NestJS 11 (platform-express, platform-fastify)',
   servers: {
-    bareExpress: { label: 'Nest on Express', bare: true, start: () => serveNest('express') },
+    bareExpress: {
+      label: 'Nest on Express',
+      bare: true,
+      controlRoutes: [NOOP_GUARD],
+      start: () => serveNest('express'),
+    },
     sdkExpress: {
       label: 'iam-node-sdk, Nest on Express',
       baseline: 'bareExpress',
       cannotRefuse: noAudience,
       start: (context) => serveNest('express', context),
     },
-    bareFastify: { label: 'Nest on Fastify', bare: true, start: () => serveNest('fastify') },
+    bareFastify: {
+      label: 'Nest on Fastify',
+      bare: true,
+      controlRoutes: [NOOP_GUARD],
+      start: () => serveNest('fastify'),
+    },
     sdkFastify: {
       label: 'iam-node-sdk, Nest on Fastify',
       baseline: 'bareFastify',
