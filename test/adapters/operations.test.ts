@@ -12,7 +12,7 @@ import express from 'express'
 import Fastify from 'fastify'
 import Router from '@koa/router'
 import Koa from 'koa'
-import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics'
+import { MeterProvider } from '@opentelemetry/sdk-metrics'
 import type { DataPoint } from '@opentelemetry/sdk-metrics'
 import { pino } from 'pino'
 
@@ -27,6 +27,7 @@ import { METRIC_NAMES } from '../../src/core/metrics.js'
 import { serveFetch } from '../fetch/fetch-app.js'
 import { listenKoa } from '../koa/koa-app.js'
 import { buildNestOperationsApp } from '../nestjs/nestjs-app.js'
+import { InMemoryReader } from '../support/metrics.js'
 import { sendCaseRequest, setupScenario } from './harness.js'
 import type { Scenario } from './harness.js'
 import type { CaseRequest } from './cases.js'
@@ -43,11 +44,6 @@ function pinoLines(level = 'debug') {
     },
   })
   return { lines, logger: pino({ level }, stream) }
-}
-
-class InMemoryReader extends MetricReader {
-  protected async onForceFlush(): Promise<void> {}
-  protected async onShutdown(): Promise<void> {}
 }
 
 /** One protected route, a health route, and how to reach them; on each adapter. */
@@ -260,10 +256,7 @@ for (const [adapter, build] of Object.entries(ADAPTERS)) {
         await sendCaseRequest(app.url, allowed, scenario.tokens)
         await sendCaseRequest(app.url, allowed, scenario.tokens)
         await sendCaseRequest(app.url, denied, scenario.tokens)
-        const { resourceMetrics } = await reader.collect()
-        const decisions = resourceMetrics.scopeMetrics
-          .flatMap((s) => s.metrics)
-          .find((m) => m.descriptor.name === METRIC_NAMES.decisions)
+        const decisions = await reader.metric(METRIC_NAMES.decisions)
         const value = (outcome: string, code?: string) =>
           (decisions?.dataPoints as DataPoint<number>[] | undefined)?.find(
             (p) =>

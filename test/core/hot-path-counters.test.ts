@@ -7,25 +7,12 @@
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
 
-import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics'
+import { AggregationTemporality, MeterProvider } from '@opentelemetry/sdk-metrics'
 import type { DataPoint, MetricData } from '@opentelemetry/sdk-metrics'
 import type { Meter, MeterProvider as ApiMeterProvider } from '@opentelemetry/api'
 
 import { DecisionMetrics, IamMetrics, METRIC_NAMES } from '../../src/core/metrics.js'
-
-class InMemoryReader extends MetricReader {
-  constructor(temporality = AggregationTemporality.CUMULATIVE) {
-    super({ aggregationTemporalitySelector: () => temporality })
-  }
-  protected async onForceFlush(): Promise<void> {}
-  protected async onShutdown(): Promise<void> {}
-  async decisions(): Promise<MetricData | undefined> {
-    const { resourceMetrics } = await this.collect()
-    return resourceMetrics.scopeMetrics
-      .flatMap((scope) => scope.metrics)
-      .find((m) => m.descriptor.name === METRIC_NAMES.decisions)
-  }
-}
+import { InMemoryReader } from '../support/metrics.js'
 
 function valueOf(metric: MetricData | undefined, outcome: string, code?: string) {
   return (metric?.dataPoints as DataPoint<number>[] | undefined)?.find(
@@ -37,13 +24,13 @@ describe('iam.decisions', () => {
   it('is a monotonic sum by outcome and code, in its unit', async () => {
     const reader = new InMemoryReader()
     const decisions = new DecisionMetrics(new MeterProvider({ readers: [reader] }))
-    assert.equal(valueOf(await reader.decisions(), 'allowed'), undefined) // nothing decided yet
+    assert.equal(valueOf(await reader.metric(METRIC_NAMES.decisions), 'allowed'), undefined) // nothing decided yet
     decisions.record('allowed')
     decisions.record('allowed')
     decisions.record('refused', 'ERR_IAM_TOKEN_EXPIRED')
     decisions.record('error', 'ERR_IAM_NOT_READY')
     decisions.record('refused', 'ERR_IAM_TOKEN_EXPIRED')
-    const metric = await reader.decisions()
+    const metric = await reader.metric(METRIC_NAMES.decisions)
     assert.equal(metric?.descriptor.unit, '{decision}')
     assert.equal((metric as { isMonotonic?: boolean } | undefined)?.isMonotonic, true)
     assert.equal(valueOf(metric, 'allowed'), 2)
@@ -57,11 +44,11 @@ describe('iam.decisions', () => {
     const delta = new InMemoryReader(AggregationTemporality.DELTA)
     const decisions = new DecisionMetrics(new MeterProvider({ readers: [cumulative, delta] }))
     for (let i = 0; i < 3; i++) decisions.record('allowed')
-    assert.equal(valueOf(await cumulative.decisions(), 'allowed'), 3)
-    assert.equal(valueOf(await delta.decisions(), 'allowed'), 3)
+    assert.equal(valueOf(await cumulative.metric(METRIC_NAMES.decisions), 'allowed'), 3)
+    assert.equal(valueOf(await delta.metric(METRIC_NAMES.decisions), 'allowed'), 3)
     for (let i = 0; i < 4; i++) decisions.record('allowed')
-    assert.equal(valueOf(await cumulative.decisions(), 'allowed'), 7)
-    assert.equal(valueOf(await delta.decisions(), 'allowed'), 4)
+    assert.equal(valueOf(await cumulative.metric(METRIC_NAMES.decisions), 'allowed'), 7)
+    assert.equal(valueOf(await delta.metric(METRIC_NAMES.decisions), 'allowed'), 4)
   })
 
   it('counts every protection on one meter provider together, and each provider apart', async () => {
@@ -75,10 +62,10 @@ describe('iam.decisions', () => {
     second.record('allowed')
     second.record('refused', 'ERR_IAM_INSUFFICIENT_PERMISSIONS')
     other.record('allowed')
-    const metric = await reader.decisions()
+    const metric = await reader.metric(METRIC_NAMES.decisions)
     assert.equal(valueOf(metric, 'allowed'), 2)
     assert.equal(valueOf(metric, 'refused', 'ERR_IAM_INSUFFICIENT_PERMISSIONS'), 1)
-    assert.equal(valueOf(await otherReader.decisions(), 'allowed'), 1)
+    assert.equal(valueOf(await otherReader.metric(METRIC_NAMES.decisions), 'allowed'), 1)
   })
 
   it('a decision makes no call into the metrics SDK (the totals are read at collection)', () => {
@@ -100,10 +87,7 @@ describe('iam.cache.lookups', () => {
     for (let i = 0; i < 5; i++) lookups('hit')
     lookups('miss')
     assert.deepEqual(calls.slice(setUp), [])
-    const { resourceMetrics } = await reader.collect()
-    const metric = resourceMetrics.scopeMetrics
-      .flatMap((scope) => scope.metrics)
-      .find((m) => m.descriptor.name === METRIC_NAMES.cacheLookups)
+    const metric = await reader.metric(METRIC_NAMES.cacheLookups)
     const count = (result: string) =>
       (metric?.dataPoints as DataPoint<number>[] | undefined)?.find(
         (p) =>

@@ -6,28 +6,14 @@ import assert from 'node:assert/strict'
 import { readFileSync } from 'node:fs'
 import { after, before, describe, it } from 'node:test'
 
-import { MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics'
-import type { DataPoint, MetricData } from '@opentelemetry/sdk-metrics'
+import { MeterProvider } from '@opentelemetry/sdk-metrics'
 
 import { IamClient } from '../../src/index.js'
 import { METRIC_NAMES } from '../../src/core/metrics.js'
 import { SDK_VERSION } from '../../src/core/version.js'
 import type { Emulator } from '../../src/emulator/index.js'
 import { codeOf, emulator, memoryLogger, startedClientFor } from '../support/iam.js'
-
-/** An in-memory reader: `collect()` returns what the SDK aggregated so far. */
-class InMemoryReader extends MetricReader {
-  protected async onForceFlush(): Promise<void> {}
-  protected async onShutdown(): Promise<void> {}
-  async metrics(): Promise<MetricData[]> {
-    const { resourceMetrics } = await this.collect()
-    return resourceMetrics.scopeMetrics.flatMap((scope) => scope.metrics)
-  }
-}
-
-function points(all: MetricData[], name: string): DataPoint<unknown>[] {
-  return (all.find((m) => m.descriptor.name === name)?.dataPoints ?? []) as DataPoint<unknown>[]
-}
+import { InMemoryReader, points } from '../support/metrics.js'
 
 describe('operations: metrics', () => {
   let iam: Emulator
